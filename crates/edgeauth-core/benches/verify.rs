@@ -1,0 +1,148 @@
+//! Whole-token verification against a bare `verify_strict` of the same
+//! signing input, measured in one run.
+//!
+//! ```text
+//! cargo bench -p edgeauth-core --bench verify
+//! ```
+//!
+//! Criterion reports each side; afterwards the two are timed interleaved
+//! (alternating blocks, so machine noise hits both alike) and the median
+//! ratio is printed. Target: at most 1.05x.
+
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc, reason = "std-only code")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::{
+    hint::black_box,
+    time::{Duration, Instant},
+};
+
+use criterion::Criterion;
+use ed25519_dalek::{Signature, VerifyingKey};
+use edgeauth_core::{KeySet, Verifier};
+use serde_json::Value;
+
+struct Fixture {
+    token: String,
+    now: u64,
+    verifier: Verifier,
+    key: VerifyingKey,
+    signature: Signature,
+}
+
+fn fixture() -> Fixture {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/vectors/tokens.json"
+    );
+    let vectors: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let case = vectors["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "valid")
+        .unwrap();
+    let token = case["token"].as_str().unwrap().to_owned();
+    let keys = KeySet::from_jwks(&vectors["jwks"].to_string()).unwrap();
+    let verifier = Verifier::new(
+        keys,
+        vectors["issuer"].as_str().unwrap(),
+        vectors["audience"].as_str().unwrap(),
+    );
+    let jwk = &vectors["jwks"]["keys"][0];
+    let key =
+        VerifyingKey::from_bytes(&decode(jwk["x"].as_str().unwrap()).try_into().unwrap()).unwrap();
+    let signature = Signature::from_slice(&decode(token.rsplit_once('.').unwrap().1)).unwrap();
+    Fixture {
+        now: case["now"].as_u64().unwrap(),
+        token,
+        verifier,
+        key,
+        signature,
+    }
+}
+
+fn decode(s: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let (mut bits, mut n, mut out) = (0u32, 0, Vec::new());
+    for c in s.bytes() {
+        bits = bits << 6 | ALPHABET.iter().position(|&a| a == c).unwrap() as u32;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    out
+}
+
+impl Fixture {
+    fn full(&self) {
+        black_box(
+            self.verifier
+                .verify(black_box(&self.token), self.now)
+                .unwrap(),
+        );
+    }
+
+    fn bare(&self) {
+        let input = black_box(&self.token).rsplit_once('.').unwrap().0;
+        self.key
+            .verify_strict(input.as_bytes(), black_box(&self.signature))
+            .unwrap();
+    }
+}
+
+fn time(iterations: u32, f: impl Fn()) -> Duration {
+    let start = Instant::now();
+    for _ in 0..iterations {
+        f();
+    }
+    start.elapsed()
+}
+
+fn main() {
+    let fx = fixture();
+    fx.full();
+    fx.bare();
+
+    let mut c = Criterion::default().configure_from_args();
+    let mut group = c.benchmark_group("verify");
+    group.bench_function("edgeauth_verify", |b| b.iter(|| fx.full()));
+    group.bench_function("bare_verify_strict", |b| b.iter(|| fx.bare()));
+    group.finish();
+    c.final_summary();
+
+    let quick = std::env::args().any(|a| a == "--test");
+    let (rounds, iterations) = if quick { (3, 10) } else { (41, 2_000) };
+    let mut ratios = Vec::new();
+    let (mut full_total, mut bare_total) = (Duration::ZERO, Duration::ZERO);
+    for round in 0..rounds {
+        let (full, bare) = if round % 2 == 0 {
+            let full = time(iterations, || fx.full());
+            (full, time(iterations, || fx.bare()))
+        } else {
+            let bare = time(iterations, || fx.bare());
+            (time(iterations, || fx.full()), bare)
+        };
+        full_total += full;
+        bare_total += bare;
+        ratios.push(full.as_secs_f64() / bare.as_secs_f64());
+    }
+    ratios.sort_by(f64::total_cmp);
+    let per_op = |d: Duration| d.as_secs_f64() * 1e6 / f64::from(rounds * iterations);
+    println!(
+        "interleaved, {rounds} rounds x {iterations}: edgeauth verify {:.2} us, bare verify_strict {:.2} us, \
+         median ratio {:.3}x (min {:.3}x, max {:.3}x)",
+        per_op(full_total),
+        per_op(bare_total),
+        ratios[ratios.len() / 2],
+        ratios[0],
+        ratios[ratios.len() - 1],
+    );
+}

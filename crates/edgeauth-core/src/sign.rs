@@ -1,0 +1,134 @@
+//! Minting tokens (feature `sign`): the issuing server signs with the same
+//! claim types the verifier reads, through jwt-compact.
+
+use alloc::{string::String, vec::Vec};
+use core::fmt;
+
+use chrono::{DateTime, Utc};
+use jwt_compact::{AlgorithmExt, Header};
+use serde::{Serialize, Serializer};
+
+use crate::{alg::StrictEd25519, claims::Claims};
+
+/// The header `typ` of edgeauth access tokens (RFC 9068).
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
+/// An Ed25519 signing key with its key id. Its `Debug` never shows the secret.
+#[derive(Clone)]
+pub struct SigningKey {
+    kid: String,
+    key: ed25519_dalek::SigningKey,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a token could not be minted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignError {
+    /// A time claim is beyond what a JWT date can hold.
+    TimeOutOfRange,
+    /// The claims could not be serialized.
+    Encoding,
+}
+
+impl SignError {
+    /// The stable, machine-readable code.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::TimeOutOfRange => "time_out_of_range",
+            Self::Encoding => "encoding",
+        }
+    }
+}
+
+impl fmt::Display for SignError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::TimeOutOfRange => "time claim out of range",
+            Self::Encoding => "claims could not be encoded",
+        })
+    }
+}
+
+impl core::error::Error for SignError {}
+
+impl SigningKey {
+    /// A key from its 32-byte secret seed (RFC 8032 private key).
+    pub fn from_seed(kid: impl Into<String>, seed: &[u8; 32]) -> Self {
+        Self {
+            kid: kid.into(),
+            key: ed25519_dalek::SigningKey::from_bytes(seed),
+        }
+    }
+
+    /// The key id written into each token header.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The secret seed, for storing the key (encrypted) and nothing else.
+    pub fn seed(&self) -> [u8; 32] {
+        self.key.to_bytes()
+    }
+
+    /// The 32-byte public key, as published in the JWKS (`x`).
+    pub fn public_key(&self) -> [u8; 32] {
+        self.key.verifying_key().to_bytes()
+    }
+
+    /// Signs `claims` into a compact JWS with header
+    /// `{"alg":"EdDSA","kid":...,"typ":"at+jwt"}`.
+    pub fn sign(&self, claims: &Claims) -> Result<String, SignError> {
+        let time = |secs: u64| {
+            i64::try_from(secs)
+                .ok()
+                .and_then(|secs| DateTime::<Utc>::from_timestamp(secs, 0))
+                .ok_or(SignError::TimeOutOfRange)
+        };
+        let mut jwt = jwt_compact::Claims::new(Custom(claims));
+        jwt.issued_at = Some(time(claims.iat)?);
+        jwt.not_before = Some(time(claims.nbf)?);
+        jwt.expiration = Some(time(claims.exp)?);
+        let header = Header::empty()
+            .with_key_id(self.kid.as_str())
+            .with_token_type(ACCESS_TOKEN_TYPE);
+        StrictEd25519
+            .token(&header, &jwt, &self.key)
+            .map_err(|_| SignError::Encoding)
+    }
+}
+
+/// The non-time claims, serialized next to jwt-compact's `exp`, `nbf`, `iat`.
+struct Custom<'a>(&'a Claims);
+
+impl Serialize for Custom<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let c = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("iss", &c.iss)?;
+        match c.aud.as_slice() {
+            [one] => map.serialize_entry("aud", one)?,
+            many => map.serialize_entry("aud", many)?,
+        }
+        map.serialize_entry("sub", &c.sub)?;
+        map.serialize_entry("sid", &c.sid)?;
+        map.serialize_entry("jti", &c.jti)?;
+        map.serialize_entry("roles", &c.roles)?;
+        map.serialize_entry("perms", &c.perms)?;
+        if let Some(tid) = &c.tid {
+            map.serialize_entry("tid", tid)?;
+        }
+        if let Some(amr) = &c.amr {
+            map.serialize_entry::<_, Vec<String>>("amr", amr)?;
+        }
+        map.end()
+    }
+}

@@ -1,0 +1,256 @@
+//! Access-token verification: the rules of shared/DESIGN.md, in its order.
+
+use alloc::{borrow::Cow, string::String};
+
+use jwt_compact::Algorithm;
+
+use crate::{
+    alg::{ALGORITHM, Ed25519Signature, StrictEd25519},
+    base64,
+    claims::Claims,
+    error::VerifyError,
+    json::{JsonError, Reader},
+    keys::KeySet,
+};
+
+/// Tokens longer than this many bytes are refused before any parsing.
+pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+
+/// The leeway for time checks unless configured otherwise, in seconds.
+pub const DEFAULT_LEEWAY: u64 = 30;
+
+/// Checks edgeauth access tokens against a key set, an issuer and an audience.
+///
+/// It reads no clock: every check takes `now`, in seconds since the epoch.
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    keys: KeySet,
+    issuer: String,
+    audience: String,
+    leeway: u64,
+    require_type: bool,
+}
+
+impl Verifier {
+    /// A verifier for tokens from `issuer` meant for `audience`, with the
+    /// default leeway and the `at+jwt` type required.
+    pub fn new(keys: KeySet, issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        Self {
+            keys,
+            issuer: issuer.into(),
+            audience: audience.into(),
+            leeway: DEFAULT_LEEWAY,
+            require_type: true,
+        }
+    }
+
+    /// Sets the clock-skew leeway applied to `exp`, `nbf` and `iat`, in seconds.
+    #[must_use]
+    pub fn with_leeway(mut self, seconds: u64) -> Self {
+        self.leeway = seconds;
+        self
+    }
+
+    /// Whether the header `typ` must be `at+jwt` (RFC 9068); on by default.
+    #[must_use]
+    pub fn with_type_required(mut self, required: bool) -> Self {
+        self.require_type = required;
+        self
+    }
+
+    /// The trusted keys.
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
+    /// Replaces the trusted keys (after a JWKS refetch, say).
+    pub fn set_keys(&mut self, keys: KeySet) {
+        self.keys = keys;
+    }
+
+    /// Verifies `token` at time `now` and returns its claims.
+    pub fn verify(&self, token: &str, now: u64) -> Result<Claims, VerifyError> {
+        self.verify_with(token, now, |_| false)
+    }
+
+    /// Like [`verify`](Self::verify), and also refuses tokens whose session
+    /// id `is_revoked` says is revoked.
+    pub fn verify_with(
+        &self,
+        token: &str,
+        now: u64,
+        is_revoked: impl FnOnce(&str) -> bool,
+    ) -> Result<Claims, VerifyError> {
+        use VerifyError as E;
+
+        // 1. Size, before anything else is looked at.
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(E::TokenTooLarge);
+        }
+
+        // 2. Three base64url segments and a JSON header.
+        let (signing_input, signature) = token.rsplit_once('.').ok_or(E::Malformed)?;
+        let (header, payload) = signing_input.split_once('.').ok_or(E::Malformed)?;
+        if payload.contains('.') {
+            return Err(E::Malformed);
+        }
+        let header = base64::decode(header.as_bytes()).map_err(|_| E::Malformed)?;
+        let header = core::str::from_utf8(&header).map_err(|_| E::Malformed)?;
+        let header = Header::parse(header).map_err(|_| E::Malformed)?;
+        base64::validate(signature.as_bytes()).map_err(|_| E::Malformed)?;
+
+        // 3. The algorithm is ours to choose; the header may only agree.
+        if header.alg.as_deref() != Some(ALGORITHM) || header.crit {
+            return Err(E::UnsupportedAlg);
+        }
+
+        // 4. RFC 9068 token type.
+        if self.require_type && !header.typ.as_deref().is_some_and(is_access_token_type) {
+            return Err(E::WrongType);
+        }
+
+        // 5. A key we trust.
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.keys.get(kid))
+            .ok_or(E::UnknownKey)?;
+
+        // 6. Strict Ed25519 over the signing input.
+        let signature = base64::decode_array(signature.as_bytes()).map_err(|_| E::BadSignature)?;
+        if !StrictEd25519.verify_signature(
+            &Ed25519Signature(signature),
+            key,
+            signing_input.as_bytes(),
+        ) {
+            return Err(E::BadSignature);
+        }
+
+        // 7. Only now is the payload read.
+        let payload = base64::decode(payload.as_bytes()).map_err(|_| E::Malformed)?;
+        let payload = core::str::from_utf8(&payload).map_err(|_| E::Malformed)?;
+        let claims = Claims::parse(payload).map_err(|_| E::Malformed)?;
+
+        // 8, 9. Time, with leeway.
+        if now >= claims.exp.saturating_add(self.leeway) {
+            return Err(E::Expired);
+        }
+        let latest = now.saturating_add(self.leeway);
+        if claims.nbf > latest || claims.iat > latest {
+            return Err(E::NotYetValid);
+        }
+
+        // 10, 11. Who issued it, and for whom.
+        if claims.iss != self.issuer {
+            return Err(E::WrongIssuer);
+        }
+        if !claims.aud.contains(&self.audience) {
+            return Err(E::WrongAudience);
+        }
+
+        // 12. The caller's revocation list.
+        if is_revoked(&claims.sid) {
+            return Err(E::Revoked);
+        }
+        Ok(claims)
+    }
+}
+
+/// `at+jwt` or `application/at+jwt`, ignoring ASCII case (RFC 9068 section 2.1).
+fn is_access_token_type(typ: &str) -> bool {
+    let typ = match typ.get(..12) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("application/") => typ.get(12..).unwrap_or(""),
+        _ => typ,
+    };
+    typ.eq_ignore_ascii_case("at+jwt")
+}
+
+/// The JOSE header parameters that matter for verification.
+struct Header<'a> {
+    alg: Option<Cow<'a, str>>,
+    typ: Option<Cow<'a, str>>,
+    kid: Option<Cow<'a, str>>,
+    crit: bool,
+}
+
+impl<'a> Header<'a> {
+    /// Reads a JOSE header: an object whose `alg`, `typ` and `kid`, when
+    /// present, are strings; a repeated parameter is refused (RFC 7515
+    /// section 4 allows that, and it removes any doubt about which one counts).
+    fn parse(text: &'a str) -> Result<Self, JsonError> {
+        let mut header = Self {
+            alg: None,
+            typ: None,
+            kid: None,
+            crit: false,
+        };
+        let mut reader = Reader::new(text);
+        reader.object(|r, name| {
+            let slot = match &*name {
+                "alg" => &mut header.alg,
+                "typ" => &mut header.typ,
+                "kid" => &mut header.kid,
+                "crit" => {
+                    if header.crit {
+                        return Err(JsonError("duplicate header parameter"));
+                    }
+                    header.crit = true;
+                    return r.skip();
+                }
+                _ => return r.skip(),
+            };
+            if slot.is_some() {
+                return Err(JsonError("duplicate header parameter"));
+            }
+            *slot = Some(r.string()?);
+            Ok(())
+        })?;
+        reader.finish()?;
+        Ok(header)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_token_types() {
+        for ok in [
+            "at+jwt",
+            "AT+JWT",
+            "application/at+jwt",
+            "Application/At+Jwt",
+        ] {
+            assert!(is_access_token_type(ok), "{ok}");
+        }
+        for bad in [
+            "JWT",
+            "jwt",
+            "at+jwt ",
+            "application/",
+            "application/jwt",
+            "xpplication/at+jwt",
+            "",
+        ] {
+            assert!(!is_access_token_type(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn header_parameters() {
+        let h = Header::parse(r#"{"alg":"EdDSA","typ":"at+jwt","kid":"k","x5u":[1]}"#).unwrap();
+        assert_eq!(
+            (h.alg.as_deref(), h.typ.as_deref(), h.kid.as_deref(), h.crit),
+            (Some("EdDSA"), Some("at+jwt"), Some("k"), false)
+        );
+        assert!(
+            Header::parse(r#"{"alg":"EdDSA","crit":["exp"]}"#)
+                .unwrap()
+                .crit
+        );
+        assert!(Header::parse(r#"{"alg":"EdDSA","alg":"none"}"#).is_err());
+        assert!(Header::parse(r#"{"alg":1}"#).is_err());
+        assert!(Header::parse(r#"["alg"]"#).is_err());
+    }
+}

@@ -1,0 +1,128 @@
+//! Arbitrary input never panics and never verifies.
+
+use edgeauth_core::{KeySet, RoutePolicy, Verifier};
+use proptest::prelude::*;
+
+use crate::vector_file;
+
+fn fixture() -> &'static (Verifier, String, u64) {
+    static FIXTURE: std::sync::OnceLock<(Verifier, String, u64)> = std::sync::OnceLock::new();
+    FIXTURE.get_or_init(load)
+}
+
+fn load() -> (Verifier, String, u64) {
+    let file = vector_file("tokens.json");
+    let case = file["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "valid")
+        .unwrap();
+    let verifier = Verifier::new(
+        KeySet::from_jwks(&file["jwks"].to_string()).unwrap(),
+        file["issuer"].as_str().unwrap(),
+        file["audience"].as_str().unwrap(),
+    );
+    (
+        verifier,
+        case["token"].as_str().unwrap().to_owned(),
+        case["now"].as_u64().unwrap(),
+    )
+}
+
+/// One edit to a token: replace, insert or delete bytes at a position.
+#[derive(Debug, Clone)]
+enum Edit {
+    Replace(usize, u8),
+    Insert(usize, u8),
+    Delete(usize, usize),
+    FlipBit(usize, u8),
+}
+
+fn apply(token: &str, edits: &[Edit]) -> Vec<u8> {
+    let mut bytes = token.as_bytes().to_vec();
+    for edit in edits {
+        let at = |i: usize, len: usize| if len == 0 { 0 } else { i % len };
+        match *edit {
+            Edit::Replace(i, b) if !bytes.is_empty() => {
+                let i = at(i, bytes.len());
+                bytes[i] = b;
+            }
+            Edit::Insert(i, b) => bytes.insert(at(i, bytes.len() + 1), b),
+            Edit::Delete(i, n) if !bytes.is_empty() => {
+                let i = at(i, bytes.len());
+                let end = (i + n).min(bytes.len());
+                bytes.drain(i..end);
+            }
+            Edit::FlipBit(i, bit) if !bytes.is_empty() => {
+                let i = at(i, bytes.len());
+                bytes[i] ^= 1 << (bit % 8);
+            }
+            _ => {}
+        }
+    }
+    bytes
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    let interesting = prop_oneof![
+        Just(b'.'),
+        Just(b'='),
+        Just(b' '),
+        Just(b'A'),
+        Just(b'_'),
+        Just(b'-'),
+        any::<u8>()
+    ];
+    prop_oneof![
+        (any::<usize>(), interesting.clone()).prop_map(|(i, b)| Edit::Replace(i, b)),
+        (any::<usize>(), interesting).prop_map(|(i, b)| Edit::Insert(i, b)),
+        (any::<usize>(), 1usize..16).prop_map(|(i, n)| Edit::Delete(i, n)),
+        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::FlipBit(i, b)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_verify(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let (verifier, _, now) = fixture();
+        let now = *now;
+        let text = String::from_utf8_lossy(&bytes);
+        prop_assert!(verifier.verify(&text, now).is_err());
+    }
+
+    #[test]
+    fn arbitrary_token_shaped_text_never_verifies(
+        header in "[A-Za-z0-9_-]{0,80}", payload in "[A-Za-z0-9_-]{0,200}", sig in "[A-Za-z0-9_-]{0,90}",
+    ) {
+        let (verifier, _, now) = fixture();
+        let now = *now;
+        let token = format!("{header}.{payload}.{sig}");
+        prop_assert!(verifier.verify(&token, now).is_err());
+    }
+
+    #[test]
+    fn mutations_of_a_valid_token_never_verify(edits in proptest::collection::vec(edit(), 1..4)) {
+        let (verifier, token, now) = fixture();
+        let now = *now;
+        let mutated = apply(token, &edits);
+        prop_assume!(mutated != token.as_bytes());
+        let text = String::from_utf8_lossy(&mutated);
+        prop_assume!(text != token.as_str());
+        prop_assert!(verifier.verify(&text, now).is_err(), "{text}");
+    }
+
+    #[test]
+    fn arbitrary_documents_never_panic(text in "\\PC{0,200}") {
+        let _ = KeySet::from_jwks(&text);
+        let _ = RoutePolicy::from_json(&text);
+    }
+
+    #[test]
+    fn arbitrary_paths_never_panic(method in "\\PC{0,8}", path in "[/%.a-zA-Z0-9?#\\\\]{0,40}") {
+        let policy = RoutePolicy::from_json(r#"[{"path":"/a/*/**","public":true},{"path":"/**","require":{}}]"#).unwrap();
+        let _ = policy.check(&method, &path, None);
+    }
+}

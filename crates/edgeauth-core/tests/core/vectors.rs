@@ -1,0 +1,216 @@
+//! Every file of `tests/vectors/`, run through the public API.
+
+use ed25519_dalek::Signer;
+use edgeauth_core::{Claims, KeySet, Requirement, RoutePolicy, SigningKey, Verifier};
+use serde_json::{Value, json};
+
+use crate::vector_file;
+
+/// The claims in the vectors' representation (aud always an array; tid and
+/// amr only when present).
+fn claims_json(c: &Claims) -> Value {
+    let mut v = json!({
+        "iss": c.iss, "aud": c.aud, "sub": c.sub, "sid": c.sid, "jti": c.jti,
+        "iat": c.iat, "nbf": c.nbf, "exp": c.exp, "roles": c.roles, "perms": c.perms,
+    });
+    if let Some(tid) = &c.tid {
+        v["tid"] = json!(tid);
+    }
+    if let Some(amr) = &c.amr {
+        v["amr"] = json!(amr);
+    }
+    v
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn token_vectors() {
+    let file = vector_file("tokens.json");
+    let keys = KeySet::from_jwks(&file["jwks"].to_string()).unwrap();
+    let cases = file["cases"].as_array().unwrap();
+    assert!(cases.len() > 100);
+    let mut seen_codes = std::collections::BTreeSet::new();
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let verifier = Verifier::new(
+            keys.clone(),
+            file["issuer"].as_str().unwrap(),
+            file["audience"].as_str().unwrap(),
+        )
+        .with_leeway(
+            case.get("leeway")
+                .unwrap_or(&file["leeway"])
+                .as_u64()
+                .unwrap(),
+        )
+        .with_type_required(
+            case.get("require_type")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+        );
+        let revoked = case.get("revoked").map(strings).unwrap_or_default();
+        let got = verifier.verify_with(
+            case["token"].as_str().unwrap(),
+            case["now"].as_u64().unwrap(),
+            |sid| revoked.iter().any(|r| r == sid),
+        );
+        let got = match got {
+            Ok(claims) => json!({ "claims": claims_json(&claims) }),
+            Err(e) => {
+                seen_codes.insert(e.code());
+                json!({ "error": e.code() })
+            }
+        };
+        assert_eq!(got, case["expect"], "case {name}: {}", case["description"]);
+    }
+    let all: std::collections::BTreeSet<_> = edgeauth_core::VerifyError::ALL
+        .iter()
+        .map(|e| e.code())
+        .collect();
+    assert_eq!(seen_codes, all, "every error code has a vector");
+}
+
+#[test]
+fn keyset_vectors() {
+    for case in vector_file("keysets.json")["cases"].as_array().unwrap() {
+        let got = match KeySet::from_jwks(case["jwks"].as_str().unwrap()) {
+            Ok(set) => json!({ "kids": set.kids().collect::<Vec<_>>() }),
+            Err(e) => json!({ "error": e.code() }),
+        };
+        assert_eq!(got, case["expect"], "case {}", case["name"]);
+    }
+}
+
+fn token_claims(token: &Value) -> Option<Claims> {
+    (!token.is_null()).then(|| Claims {
+        roles: strings(&token["roles"]),
+        perms: strings(&token["perms"]),
+        ..Claims::default()
+    })
+}
+
+#[test]
+fn policy_vectors() {
+    let file = vector_file("policy.json");
+    for set in file["rule_sets"].as_array().unwrap() {
+        let policy = RoutePolicy::from_json(set["rules"].as_str().unwrap())
+            .unwrap_or_else(|e| panic!("rule set {}: {e}", set["name"]));
+        for case in set["cases"].as_array().unwrap() {
+            let claims = token_claims(&case["token"]);
+            let got = policy.check(
+                case["method"].as_str().unwrap(),
+                case["path"].as_str().unwrap(),
+                claims.as_ref(),
+            );
+            let got = got.map_or_else(|e| e.code(), |()| "allow");
+            assert_eq!(
+                got, case["expect"],
+                "rule set {}: {}",
+                set["name"], case["description"]
+            );
+        }
+    }
+    for case in file["invalid_rule_sets"].as_array().unwrap() {
+        let err = RoutePolicy::from_json(case["rules"].as_str().unwrap())
+            .expect_err(case["name"].as_str().unwrap());
+        assert_eq!(err.code(), case["expect"], "{}", case["name"]);
+        assert!(!err.to_string().is_empty());
+    }
+    for case in file["requirements"].as_array().unwrap() {
+        let requirement = Requirement::from_json(&case["require"].to_string()).unwrap();
+        let claims = token_claims(&case["token"]).unwrap();
+        let got = requirement
+            .check(&claims)
+            .map_or_else(|e| e.code(), |()| "allow");
+        assert_eq!(got, case["expect"], "{case}");
+    }
+}
+
+#[test]
+fn rfc8037_appendix_a4_signature() {
+    let file = vector_file("rfc8037.json");
+    // The public key is a valid, strong Ed25519 key for our key sets.
+    let jwks = format!(
+        r#"{{"keys":[{{"kty":"OKP","crv":"Ed25519","kid":"k","x":"{}"}}]}}"#,
+        file["jwk"]["x"].as_str().unwrap()
+    );
+    assert_eq!(KeySet::from_jwks(&jwks).unwrap().len(), 1);
+
+    let jws = file["jws"].as_str().unwrap();
+    let (input, signature) = jws.rsplit_once('.').unwrap();
+    let d: [u8; 32] = b64(file["jwk"]["d"].as_str().unwrap()).try_into().unwrap();
+    let x: [u8; 32] = b64(file["jwk"]["x"].as_str().unwrap()).try_into().unwrap();
+    let signature: [u8; 64] = b64(signature).try_into().unwrap();
+    assert_eq!(
+        b64(input.split_once('.').unwrap().1),
+        file["payload"].as_str().unwrap().as_bytes()
+    );
+
+    // Our signing key derives the RFC's public key, and signs identically.
+    assert_eq!(SigningKey::from_seed("k", &d).public_key(), x);
+    let dalek = ed25519_dalek::SigningKey::from_bytes(&d);
+    assert_eq!(dalek.sign(input.as_bytes()).to_bytes(), signature);
+    // Strict verification accepts it.
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&x).unwrap();
+    key.verify_strict(
+        input.as_bytes(),
+        &ed25519_dalek::Signature::from_bytes(&signature),
+    )
+    .unwrap();
+}
+
+/// Lenient test-only base64url decoding.
+fn b64(s: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let (mut bits, mut n, mut out) = (0u32, 0, Vec::new());
+    for c in s.bytes() {
+        bits = bits << 6 | ALPHABET.iter().position(|&a| a == c).unwrap() as u32;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    out
+}
+
+#[test]
+fn minted_tokens_verify() {
+    let key = SigningKey::from_seed("kid-1", &[7; 32]);
+    let mut set = KeySet::new();
+    set.insert(key.kid(), &key.public_key()).unwrap();
+    let claims = Claims {
+        iss: "https://i".into(),
+        aud: vec!["a".into(), "b".into()],
+        sub: "u".into(),
+        sid: "s".into(),
+        jti: "j".into(),
+        iat: 100,
+        nbf: 100,
+        exp: 1000,
+        roles: vec!["r".into()],
+        perms: vec![],
+        tid: Some("t".into()),
+        amr: None,
+    };
+    let token = key.sign(&claims).unwrap();
+    assert!(
+        !format!("{key:?}").contains(&format!("{:?}", key.seed())),
+        "Debug hides the seed"
+    );
+    let verifier = Verifier::new(set, "https://i", "b");
+    assert_eq!(verifier.verify(&token, 500).unwrap(), claims);
+    let mut too_late = claims.clone();
+    too_late.exp = u64::MAX;
+    assert!(
+        key.sign(&too_late).is_err(),
+        "times beyond i64 cannot be minted"
+    );
+}
