@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The one test command: sets up what a fresh machine lacks, then runs every
+# check and test of the project. `.ci/run` calls exactly this.
+#
+#   scripts/test.sh
+#
+# Build output goes to a target directory outside the clone
+# ($EDGEAUTH_TARGET_DIR, default ~/.cache/edgeauth/target) so that later runs
+# on the same machine, CI's fresh clones included, reuse it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${EDGEAUTH_TARGET_DIR:-$HOME/.cache/edgeauth/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+mkdir -p "$CARGO_TARGET_DIR"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain: rustup targets and components"
+rustup target add wasm32-unknown-unknown thumbv7em-none-eabihf >/dev/null
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+step "format"
+cargo fmt --all --check
+
+step "clippy, per package and feature set"
+scripts/clippy.sh
+
+step "no_std builds of the verifier core"
+cargo build -q -p edgeauth-core --target thumbv7em-none-eabihf
+cargo build -q -p edgeauth-core --target thumbv7em-none-eabihf --features fast
+cargo build -q -p edgeauth-core --target wasm32-unknown-unknown
+if [ -n "$(cargo tree -q -p edgeauth-core --target wasm32-unknown-unknown -e normal --prefix none | grep '^getrandom ' || true)" ]; then
+  echo "error: the verifier pulls in getrandom on wasm32" >&2
+  exit 1
+fi
+
+step "shared vectors are up to date"
+cargo run -q -p edgeauth-core --features sign --example gen-vectors -- --check
+
+step "core tests"
+cargo test -q -p edgeauth-core --all-targets
+cargo test -q -p edgeauth-core --doc
+
+step "benchmarks compile and run once"
+cargo bench -q -p edgeauth-core --bench verify -- --test
+
+for extra in scripts/test-*.sh; do
+  [ -e "$extra" ] || continue
+  step "$extra"
+  "$extra"
+done
+
+step "all tests passed"
