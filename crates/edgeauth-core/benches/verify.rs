@@ -8,8 +8,20 @@
 //! Criterion reports each side; afterwards the two are timed interleaved
 //! (alternating blocks, so machine noise hits both alike) and the median
 //! ratio is printed. Target: at most 1.05x.
+//!
+//! Machine noise aside, instruction counts tell the same story exactly:
+//!
+//! ```text
+//! for side in none full bare; do
+//!   EDGEAUTH_BENCH_ONLY=$side valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/deps/verify-*
+//! done
+//! ```
 
-#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc, reason = "std-only code")]
+#![allow(
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    reason = "std-only code"
+)]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -110,6 +122,19 @@ fn main() {
     let fx = fixture();
     fx.full();
     fx.bare();
+
+    // Instruction counting: `EDGEAUTH_BENCH_ONLY=full|bare|none` runs that
+    // side 1000 times and exits, for `valgrind --tool=callgrind` (see README).
+    if let Ok(only) = std::env::var("EDGEAUTH_BENCH_ONLY") {
+        for _ in 0..1000 {
+            match only.as_str() {
+                "full" => fx.full(),
+                "bare" => fx.bare(),
+                _ => {}
+            }
+        }
+        return;
+    }
 
     let mut c = Criterion::default().configure_from_args();
     let mut group = c.benchmark_group("verify");

@@ -9,7 +9,11 @@
 //! deterministic), so running it again gives the same bytes; `--check`, run
 //! by the test command, fails if the committed file has drifted.
 
-#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc, reason = "std-only code")]
+#![allow(
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    reason = "std-only code"
+)]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -10,7 +10,10 @@ use alloc::vec::Vec;
 const INVALID: u8 = 0xff;
 
 /// Maps an ASCII byte to its 6-bit value, or `INVALID`.
-#[allow(clippy::indexing_slicing, reason = "const evaluation: an out-of-bounds index fails the build")]
+#[allow(
+    clippy::indexing_slicing,
+    reason = "const evaluation: an out-of-bounds index fails the build"
+)]
 const DECODE: [u8; 256] = {
     let mut table = [INVALID; 256];
     let alphabet = ALPHABET;
@@ -36,53 +39,74 @@ pub(crate) const fn decoded_len(encoded_len: usize) -> Option<usize> {
     }
 }
 
-#[inline]
+/// The 6-bit value of an ASCII byte, or `INVALID` (which has the top bits set).
+#[inline(always)]
 #[allow(
     clippy::indexing_slicing,
     reason = "a [_; 256] indexed by a u8 cannot be out of bounds"
 )]
-fn sextet(byte: u8) -> Result<u32, InvalidBase64> {
-    match DECODE[usize::from(byte)] {
-        INVALID => Err(InvalidBase64),
-        v => Ok(u32::from(v)),
-    }
+fn sextet(byte: u8) -> u32 {
+    u32::from(DECODE[usize::from(byte)])
 }
 
 /// Decodes `input` into `out`, which must be exactly `decoded_len(input.len())` long.
+///
+/// Whole 4-character groups decode without branching on validity: the table
+/// marks invalid bytes with high bits, which are OR-ed together and checked
+/// once at the end.
 fn decode_exact(input: &[u8], out: &mut [u8]) -> Result<(), InvalidBase64> {
-    let mut chunks = input.chunks_exact(4);
-    let mut dst = out.chunks_mut(3);
-    for (chunk, dst) in (&mut chunks).zip(&mut dst) {
-        let mut n = 0u32;
-        for &c in chunk {
-            n = n << 6 | sextet(c)?;
-        }
-        let bytes = n.to_be_bytes();
-        dst.copy_from_slice(bytes.get(1..1 + dst.len()).ok_or(InvalidBase64)?);
-    }
-    let rest = chunks.remainder();
-    if rest.is_empty() {
-        return Ok(());
-    }
-    let mut n = 0u32;
-    for &c in rest {
-        n = n << 6 | sextet(c)?;
-    }
-    // 2 chars carry 12 bits for 1 byte, 3 chars carry 18 bits for 2 bytes;
-    // the leftover low bits must be zero (canonical encoding).
-    let (value, unused_bits) = match rest.len() {
-        2 => (n >> 4, n & 0xf),
-        3 => (n >> 2, n & 0x3),
-        _ => return Err(InvalidBase64),
-    };
-    if unused_bits != 0 {
+    let (groups, rest) = input.as_chunks::<4>();
+    let (out_groups, out_rest) = out.as_chunks_mut::<3>();
+    if groups.len() != out_groups.len() {
         return Err(InvalidBase64);
     }
-    let tail = dst.next().ok_or(InvalidBase64)?;
-    let bytes = value.to_be_bytes();
-    let start = bytes.len() - tail.len();
-    tail.copy_from_slice(bytes.get(start..).ok_or(InvalidBase64)?);
-    Ok(())
+    let mut invalid = 0;
+    for (&[a, b, c, d], dst) in groups.iter().zip(out_groups) {
+        let (a, b, c, d) = (sextet(a), sextet(b), sextet(c), sextet(d));
+        invalid |= a | b | c | d;
+        let [_, x, y, z] = (a << 18 | b << 12 | c << 6 | d).to_be_bytes();
+        *dst = [x, y, z];
+    }
+    // 2 characters carry 12 bits for 1 byte, 3 characters 18 bits for 2
+    // bytes; the bits left over must be zero (canonical encoding).
+    match (rest, out_rest) {
+        ([], []) => {}
+        (&[a, b], [x]) => {
+            let (a, b) = (sextet(a), sextet(b));
+            invalid |= a | b | (b & 0xf) << 8;
+            *x = (a << 2 | b >> 4) as u8;
+        }
+        (&[a, b, c], [x, y]) => {
+            let (a, b, c) = (sextet(a), sextet(b), sextet(c));
+            invalid |= a | b | c | (c & 0x3) << 8;
+            let [_, _, hi, lo] = (a << 10 | b << 4 | c >> 2).to_be_bytes();
+            [*x, *y] = [hi, lo];
+        }
+        _ => return Err(InvalidBase64),
+    }
+    if invalid & !0x3f == 0 {
+        Ok(())
+    } else {
+        Err(InvalidBase64)
+    }
+}
+
+/// Decodes into the front of `buf` when it fits there, else into `spill`.
+pub(crate) fn decode_small<'b>(
+    input: &[u8],
+    buf: &'b mut [u8],
+    spill: &'b mut Vec<u8>,
+) -> Result<&'b [u8], InvalidBase64> {
+    let len = decoded_len(input.len()).ok_or(InvalidBase64)?;
+    let out = match buf.get_mut(..len) {
+        Some(out) => out,
+        None => {
+            spill.resize(len, 0);
+            spill.as_mut_slice()
+        }
+    };
+    decode_exact(input, out)?;
+    Ok(out)
 }
 
 /// Decodes into a new vector.
@@ -103,26 +127,14 @@ pub(crate) fn decode_array<const N: usize>(input: &[u8]) -> Result<[u8; N], Inva
     Ok(out)
 }
 
-/// Checks that `input` is strict base64url without decoding it anywhere.
+/// Checks that `input` is strict base64url without keeping the bytes.
 pub(crate) fn validate(input: &[u8]) -> Result<(), InvalidBase64> {
-    let rem = input.len() % 4;
-    if rem == 1 {
-        return Err(InvalidBase64);
+    let mut scratch = [0u8; 96];
+    for chunk in input.chunks(128) {
+        let len = decoded_len(chunk.len()).ok_or(InvalidBase64)?;
+        decode_exact(chunk, scratch.get_mut(..len).ok_or(InvalidBase64)?)?;
     }
-    for &c in input {
-        sextet(c)?;
-    }
-    let last = input.last().map_or(Ok(0), |&c| sextet(c))?;
-    let unused_mask = match rem {
-        2 => 0xf,
-        3 => 0x3,
-        _ => 0,
-    };
-    if last & unused_mask == 0 {
-        Ok(())
-    } else {
-        Err(InvalidBase64)
-    }
+    Ok(())
 }
 
 /// Encodes without padding.

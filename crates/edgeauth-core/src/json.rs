@@ -140,20 +140,18 @@ impl<'a> Reader<'a> {
         self.expect(b'"', "expected a string")?;
         let start = self.pos;
         let bytes = self.bytes();
-        loop {
-            match bytes.get(self.pos) {
-                Some(b'"') => {
-                    let s = self
-                        .text
-                        .get(start..self.pos)
-                        .ok_or(JsonError("bad string"))?;
-                    self.pos += 1;
-                    return Ok(Cow::Borrowed(s));
-                }
-                Some(b'\\') => break,
-                Some(0..=0x1f) | None => return Err(JsonError("unterminated string")),
-                Some(_) => self.pos += 1,
+        self.pos = start + string_run(bytes.get(start..).unwrap_or_default());
+        match bytes.get(self.pos) {
+            Some(b'"') => {
+                let s = self
+                    .text
+                    .get(start..self.pos)
+                    .ok_or(JsonError("bad string"))?;
+                self.pos += 1;
+                return Ok(Cow::Borrowed(s));
             }
+            Some(b'\\') => {}
+            _ => return Err(JsonError("unterminated string")),
         }
         // Slow path: the string has escapes.
         let mut out = String::from(self.text.get(start..self.pos).unwrap_or_default());
@@ -349,6 +347,36 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The length of the leading run of bytes that need no attention inside a
+/// string: everything before the first `"`, `\\` or control character.
+///
+/// Eight bytes at a time (SWAR): for each word, a byte's high bit is set in
+/// `hits` where it equals `"` or `\\` or is below 0x20. The lowest flagged
+/// byte is exact (borrows only flag bytes above a true match), so the first
+/// match is found with one `trailing_zeros`.
+fn string_run(bytes: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = ONES << 7;
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
+    let zero = |x: u64| below(x, 1);
+    let (words, _) = bytes.as_chunks::<8>();
+    for (i, word) in words.iter().enumerate() {
+        let x = u64::from_le_bytes(*word);
+        let hits = zero(x ^ (ONES * u64::from(b'"')))
+            | zero(x ^ (ONES * u64::from(b'\\')))
+            | below(x, 0x20);
+        if hits != 0 {
+            return i * 8 + (hits.trailing_zeros() / 8) as usize;
+        }
+    }
+    let done = words.len() * 8;
+    let tail = bytes.get(done..).unwrap_or_default();
+    done + tail
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .unwrap_or(tail.len())
+}
+
 /// Appends `value` to `out` as a JSON string.
 pub(crate) fn write_string(out: &mut String, value: &str) {
     out.push('"');
@@ -434,6 +462,20 @@ mod tests {
         let mut out = String::new();
         write_string(&mut out, original);
         assert_eq!(Reader::new(&out).string().unwrap(), original);
+    }
+
+    #[test]
+    fn string_runs_stop_at_the_first_special_byte() {
+        for len in 0..40 {
+            for special in [b'"', b'\\', 0, 0x1f] {
+                let mut bytes = alloc::vec![b'a'; len];
+                bytes.extend([special, b'"', b'a']);
+                assert_eq!(string_run(&bytes), len, "{len} {special}");
+            }
+            // Bytes that are close to the special ones but not special.
+            let plain: Vec<u8> = [0x20u8, b'!', b'#', b'[', b']', 0x7f, 0x80, 0xff].repeat(len);
+            assert_eq!(string_run(&plain), plain.len());
+        }
     }
 
     #[test]

@@ -1,7 +1,11 @@
 //! The core's one integration-test binary: the shared vectors in
 //! `tests/vectors/`, the pinned error codes, and property tests.
 
-#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc, reason = "std-only code")]
+#![allow(
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    reason = "std-only code"
+)]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

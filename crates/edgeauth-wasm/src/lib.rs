@@ -1,0 +1,343 @@
+//! wasm-bindgen bindings over `edgeauth-core`, built into the npm package
+//! `@edgeauth/verify` (`pkg/`, see `pkg/scripts/build.sh`).
+//!
+//! Bindings only: every decision (is this token good, may it do this) is the
+//! core's. This crate converts arguments and results across the boundary:
+//!
+//! - claims leave as JSON text (one string crossing; `JSON.parse` on the
+//!   other side is cheaper than building the object field by field);
+//! - a failure leaves as one thrown string, `code:status:message` (status is
+//!   `0` when the error has no HTTP status); pkg/src/api.js turns it into a
+//!   `VerifyError`;
+//! - `now` arrives as a JavaScript number (an integer, checked by the JS
+//!   wrapper) rather than a `BigInt`, which is slower to pass.
+//!
+//! The plain-Rust halves (`*_impl`, [`Failure`]) carry the logic of the
+//! conversion so that native unit tests cover them; the `#[wasm_bindgen]`
+//! items only map [`Failure`] to a `JsValue`.
+
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
+use edgeauth_core::{AccessError, Claims, KeySet, PolicyError, Requirement, VerifyError};
+use sha2::{Digest, Sha512};
+use wasm_bindgen::prelude::{JsValue, wasm_bindgen};
+
+#[wasm_bindgen]
+extern "C" {
+    /// A JavaScript function `(sid: string) => boolean`: is this session revoked?
+    pub type RevocationCheck;
+
+    #[wasm_bindgen(method, catch, js_name = call)]
+    fn call(this: &RevocationCheck, this_arg: &JsValue, sid: &str) -> Result<JsValue, JsValue>;
+}
+
+mod json;
+
+/// An error on its way to JavaScript: the core's code, HTTP status and text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    code: &'static str,
+    status: u16,
+    message: String,
+}
+
+impl Failure {
+    /// The `code:status:message` string that crosses the boundary.
+    pub fn encode(&self) -> String {
+        let mut out = String::with_capacity(self.code.len() + self.message.len() + 5);
+        out.push_str(self.code);
+        out.push(':');
+        json::push_uint(&mut out, u64::from(self.status));
+        out.push(':');
+        out.push_str(&self.message);
+        out
+    }
+}
+
+impl From<VerifyError> for Failure {
+    fn from(e: VerifyError) -> Self {
+        Self {
+            code: e.code(),
+            status: e.http_status(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<AccessError> for Failure {
+    fn from(e: AccessError) -> Self {
+        Self {
+            code: e.code(),
+            status: e.http_status(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<PolicyError> for Failure {
+    fn from(e: PolicyError) -> Self {
+        Self {
+            code: e.code(),
+            status: 0,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<edgeauth_core::KeySetError> for Failure {
+    fn from(e: edgeauth_core::KeySetError) -> Self {
+        Self {
+            code: e.code(),
+            status: 0,
+            message: e.to_string(),
+        }
+    }
+}
+
+fn thrown(failure: Failure) -> JsValue {
+    JsValue::from_str(&failure.encode())
+}
+
+/// Checks tokens against a key set, an issuer and an audience
+/// (`edgeauth_core::Verifier`).
+#[wasm_bindgen]
+pub struct Verifier {
+    inner: edgeauth_core::Verifier,
+}
+
+impl Verifier {
+    /// [`Verifier::new`] without the JavaScript error conversion.
+    pub fn new_impl(
+        jwks: &str,
+        issuer: &str,
+        audience: &str,
+        leeway: u32,
+        require_type: bool,
+    ) -> Result<Self, Failure> {
+        let inner = edgeauth_core::Verifier::new(KeySet::from_jwks(jwks)?, issuer, audience)
+            .with_leeway(u64::from(leeway))
+            .with_type_required(require_type);
+        Ok(Self { inner })
+    }
+
+    /// [`Verifier::verify`] without the JavaScript error conversion.
+    pub fn verify_impl(&self, token: &str, now: f64) -> Result<String, Failure> {
+        // The wrapper passes a safe non-negative integer; `as` saturates anyway.
+        let claims = self.inner.verify(token, now as u64)?;
+        Ok(json::claims(&claims))
+    }
+}
+
+#[wasm_bindgen]
+impl Verifier {
+    /// A verifier for tokens from `issuer` meant for `audience`. `jwks` is
+    /// the JWKS document's text.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        jwks: &str,
+        issuer: &str,
+        audience: &str,
+        leeway: u32,
+        require_type: bool,
+    ) -> Result<Verifier, JsValue> {
+        Self::new_impl(jwks, issuer, audience, leeway, require_type).map_err(thrown)
+    }
+
+    /// Replaces the trusted keys with those of another JWKS document.
+    #[wasm_bindgen(js_name = setJwks)]
+    pub fn set_jwks(&mut self, jwks: &str) -> Result<(), JsValue> {
+        let keys = KeySet::from_jwks(jwks).map_err(|e| thrown(e.into()))?;
+        self.inner.set_keys(keys);
+        Ok(())
+    }
+
+    /// The ids of the trusted keys, in JWKS order.
+    pub fn kids(&self) -> Vec<String> {
+        self.inner.keys().kids().map(String::from).collect()
+    }
+
+    /// Verifies `token` at `now` (seconds) and returns its claims as JSON.
+    pub fn verify(&self, token: &str, now: f64) -> Result<String, JsValue> {
+        self.verify_impl(token, now).map_err(thrown)
+    }
+
+    /// Like `verify`, and refuses the token (`revoked`) when `is_revoked`
+    /// returns a truthy value for its session id. An exception thrown by
+    /// `is_revoked` is rethrown.
+    #[wasm_bindgen(js_name = verifyRevocable)]
+    pub fn verify_revocable(
+        &self,
+        token: &str,
+        now: f64,
+        is_revoked: &RevocationCheck,
+    ) -> Result<String, JsValue> {
+        let mut exception = None;
+        let result = self.inner.verify_with(token, now as u64, |sid| {
+            match is_revoked.call(&JsValue::UNDEFINED, sid) {
+                Ok(answer) => answer.is_truthy(),
+                Err(e) => {
+                    exception = Some(e);
+                    true
+                }
+            }
+        });
+        if let Some(e) = exception {
+            return Err(e);
+        }
+        result
+            .map(|claims| json::claims(&claims))
+            .map_err(|e| thrown(e.into()))
+    }
+}
+
+/// Ordered route rules (`edgeauth_core::RoutePolicy`).
+#[wasm_bindgen]
+pub struct RoutePolicy {
+    inner: edgeauth_core::RoutePolicy,
+}
+
+impl RoutePolicy {
+    /// [`RoutePolicy::check`] without the JavaScript error conversion.
+    pub fn check_impl(
+        &self,
+        method: &str,
+        path: &str,
+        grants: Option<(Vec<String>, Vec<String>)>,
+    ) -> Result<(), Failure> {
+        let claims = grants.map(|(roles, perms)| Claims {
+            roles,
+            perms,
+            ..Claims::default()
+        });
+        Ok(self.inner.check(method, path, claims.as_ref())?)
+    }
+}
+
+#[wasm_bindgen]
+impl RoutePolicy {
+    /// Loads route rules from their JSON text.
+    #[wasm_bindgen(constructor)]
+    pub fn new(rules: &str) -> Result<RoutePolicy, JsValue> {
+        edgeauth_core::RoutePolicy::from_json(rules)
+            .map(|inner| Self { inner })
+            .map_err(|e| thrown(e.into()))
+    }
+
+    /// Decides a request. `has_token` says whether the request carries a
+    /// verified token, whose `roles` and `perms` follow.
+    pub fn check(
+        &self,
+        method: &str,
+        path: &str,
+        has_token: bool,
+        roles: Vec<String>,
+        perms: Vec<String>,
+    ) -> Result<(), JsValue> {
+        self.check_impl(method, path, has_token.then_some((roles, perms)))
+            .map_err(thrown)
+    }
+}
+
+/// [`authorize`] without the JavaScript error conversion.
+pub fn authorize_impl(
+    roles: &[String],
+    perms: &[String],
+    any_roles: Vec<String>,
+    all_roles: Vec<String>,
+    required_perms: Vec<String>,
+) -> Result<(), Failure> {
+    let requirement = Requirement::new()
+        .any_roles(any_roles)
+        .and_then(|r| r.all_roles(all_roles))
+        .and_then(|r| r.perms(required_perms))
+        .map_err(|reason| {
+            let code = PolicyError::Rule {
+                index: 0,
+                reason: reason.clone(),
+            }
+            .code();
+            Failure {
+                code,
+                status: 0,
+                message: format!("invalid requirement: {reason}"),
+            }
+        })?;
+    Ok(requirement.check_grants(roles, perms)?)
+}
+
+/// Checks a token's `roles` and `perms` against a requirement: any of
+/// `any_roles` (when not empty), all of `all_roles`, all of `required_perms`.
+#[wasm_bindgen]
+pub fn authorize(
+    roles: Vec<String>,
+    perms: Vec<String>,
+    any_roles: Vec<String>,
+    all_roles: Vec<String>,
+    required_perms: Vec<String>,
+) -> Result<(), JsValue> {
+    authorize_impl(&roles, &perms, any_roles, all_roles, required_perms).map_err(thrown)
+}
+
+/// The cache key of a token: the first 128 bits of its SHA-512, in hex.
+/// SHA-512 is already linked for Ed25519, so this costs no size.
+#[wasm_bindgen(js_name = tokenDigest)]
+pub fn token_digest(token: &str) -> String {
+    let digest = Sha512::digest(token.as_bytes());
+    let mut out = String::with_capacity(32);
+    for &byte in digest.iter().take(16) {
+        json::push_hex(&mut out, byte);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_cross_as_code_status_message() {
+        assert_eq!(
+            Failure::from(VerifyError::Expired).encode(),
+            "expired:401:token expired"
+        );
+        assert_eq!(
+            Failure::from(AccessError::RouteDenied).encode(),
+            "route_denied:403:route denied"
+        );
+        let bad = Verifier::new_impl("{}", "i", "a", 30, true).err().unwrap();
+        assert_eq!(
+            bad.encode(),
+            "invalid_jwks:0:invalid JWKS: missing \"keys\" array"
+        );
+    }
+
+    #[test]
+    fn authorize_reports_bad_names_as_invalid_policy() {
+        let err = authorize_impl(&[], &[], vec![String::new()], vec![], vec![]).unwrap_err();
+        assert_eq!(err.code, "invalid_policy");
+        let none: &[String] = &[];
+        assert_eq!(
+            authorize_impl(none, none, vec![], vec!["admin".into()], vec![])
+                .unwrap_err()
+                .code,
+            "insufficient_role"
+        );
+        assert!(authorize_impl(none, &["a.*".into()], vec![], vec![], vec!["a.b".into()]).is_ok());
+    }
+
+    #[test]
+    fn digest_is_128_bits_of_hex() {
+        let d = token_digest("a.b.c");
+        assert_eq!(d.len(), 32);
+        assert!(d.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(d, token_digest("a.b.d"));
+    }
+}
