@@ -1,0 +1,226 @@
+//! Refresh tokens and sessions: creation with LRU eviction, rotation with
+//! family reuse detection, and the idempotent grace window.
+//!
+//! A refresh token is 32 random bytes (base64url); the store keeps only its
+//! SHA-256. Its successor is not random: it is HMAC-SHA256 of the parent
+//! under a key derived from the master key. So a retry of the same parent
+//! (a lost response, two tabs, two concurrent requests) computes the very
+//! same successor, never a second live branch, and no plaintext token is
+//! ever stored.
+
+use core::fmt;
+
+use crate::{
+    error::AppError,
+    secret::{b64, b64_array, hmac_sha256, random, sha256},
+    store::{NewSession, RefreshRecord, RotateOutcome, Rotation, Session, Store},
+};
+
+/// A refresh token's value. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct RefreshToken([u8; 32]);
+
+impl fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RefreshToken(<redacted>)")
+    }
+}
+
+impl RefreshToken {
+    fn generate() -> Result<Self, AppError> {
+        Ok(Self(random()?))
+    }
+
+    /// Parses the wire form; anything else is simply not a valid token.
+    pub(crate) fn parse(text: &str) -> Result<Self, AppError> {
+        b64_array(text.trim())
+            .map(Self)
+            .ok_or(AppError::InvalidRefreshToken)
+    }
+
+    /// The wire form (43 base64url characters).
+    pub(crate) fn encode(&self) -> String {
+        b64(&self.0)
+    }
+
+    fn hash(&self) -> [u8; 32] {
+        sha256(&self.0)
+    }
+}
+
+/// The key that derives successors. `Debug` never shows it.
+#[derive(Clone)]
+pub(crate) struct SuccessorKey([u8; 32]);
+
+impl fmt::Debug for SuccessorKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SuccessorKey(<redacted>)")
+    }
+}
+
+impl SuccessorKey {
+    pub(crate) fn new(key: [u8; 32]) -> Self {
+        Self(key)
+    }
+
+    fn successor(&self, parent: &RefreshToken) -> RefreshToken {
+        RefreshToken(hmac_sha256(
+            &self.0,
+            &[b"edgeauth refresh successor v1\0", &parent.0],
+        ))
+    }
+}
+
+/// Session lifetimes and limits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SessionPolicy {
+    pub(crate) refresh_ttl: u64,
+    pub(crate) lifetime: u64,
+    pub(crate) grace: u64,
+    pub(crate) max_sessions: u32,
+}
+
+/// A session and the refresh token the client now holds for it.
+#[derive(Debug)]
+pub(crate) struct Granted {
+    pub(crate) session_id: String,
+    pub(crate) user_id: String,
+    pub(crate) refresh_token: RefreshToken,
+    /// When the refresh token stops working unless used (sliding expiry).
+    pub(crate) expires_at: u64,
+}
+
+/// Starts a session (a new family) for a user who just signed in.
+pub(crate) async fn start(
+    store: &dyn Store,
+    policy: SessionPolicy,
+    user_id: &str,
+    user_agent: Option<String>,
+    now: u64,
+) -> Result<Granted, AppError> {
+    let token = RefreshToken::generate()?;
+    let id = uuid::Builder::from_random_bytes(random()?)
+        .into_uuid()
+        .to_string();
+    let absolute = now.saturating_add(policy.lifetime);
+    let expires_at = now.saturating_add(policy.refresh_ttl).min(absolute);
+    let evicted = store
+        .create_session(
+            &NewSession {
+                id: id.clone(),
+                user_id: user_id.to_owned(),
+                created_at: now,
+                expires_at,
+                absolute_expires_at: absolute,
+                user_agent,
+                token_hash: token.hash(),
+            },
+            policy.max_sessions,
+        )
+        .await?;
+    if !evicted.is_empty() {
+        tracing::info!(
+            user_id,
+            evicted = evicted.len(),
+            "evicted least recently used sessions"
+        );
+    }
+    Ok(Granted {
+        session_id: id,
+        user_id: user_id.to_owned(),
+        refresh_token: token,
+        expires_at,
+    })
+}
+
+/// Rotates a presented refresh token.
+///
+/// - unknown token, revoked or expired session: `invalid_refresh_token`;
+/// - unused token: it is marked used and its successor stored, atomically;
+/// - the token just rotated, again, within the grace window while its
+///   successor is still unused: the same successor is returned;
+/// - any other used token (outside the window, or an older ancestor):
+///   the whole family is revoked, `refresh_token_reused`.
+pub(crate) async fn rotate(
+    store: &dyn Store,
+    key: &SuccessorKey,
+    policy: SessionPolicy,
+    presented: &RefreshToken,
+    now: u64,
+) -> Result<Granted, AppError> {
+    let hash = presented.hash();
+    let child = key.successor(presented);
+    let child_hash = child.hash();
+    // Two passes at most: a lost race turns "unused" into "used".
+    for _ in 0..2 {
+        let Some(record) = store.refresh_token(&hash).await? else {
+            return Err(AppError::InvalidRefreshToken);
+        };
+        let RefreshRecord {
+            session,
+            generation,
+            used_at,
+        } = record;
+        if !session.is_live(now) {
+            return Err(AppError::InvalidRefreshToken);
+        }
+        match used_at {
+            None => {
+                let expires_at = now
+                    .saturating_add(policy.refresh_ttl)
+                    .min(session.absolute_expires_at);
+                let outcome = store
+                    .rotate_refresh(&Rotation {
+                        parent_hash: hash,
+                        child_hash,
+                        session_id: session.id.clone(),
+                        generation: generation.saturating_add(1),
+                        now,
+                        expires_at,
+                    })
+                    .await?;
+                match outcome {
+                    RotateOutcome::Rotated => return Ok(granted(session, child, expires_at)),
+                    RotateOutcome::AlreadyUsed => {}
+                    RotateOutcome::SessionGone => return Err(AppError::InvalidRefreshToken),
+                }
+            }
+            Some(used_at) => {
+                let in_window = policy.grace > 0 && now < used_at.saturating_add(policy.grace);
+                if in_window
+                    && let Some(successor) = store.refresh_token(&child_hash).await?
+                    && successor.used_at.is_none()
+                {
+                    let expires_at = successor.session.expires_at;
+                    return Ok(granted(successor.session, child, expires_at));
+                }
+                if store.revoke_session(&session.id, None, now).await? {
+                    tracing::warn!(
+                        session_id = %session.id,
+                        user_id = %session.user_id,
+                        "refresh token reused: session revoked"
+                    );
+                }
+                return Err(AppError::RefreshTokenReused);
+            }
+        }
+    }
+    Err(AppError::InvalidRefreshToken)
+}
+
+fn granted(session: Session, token: RefreshToken, expires_at: u64) -> Granted {
+    Granted {
+        session_id: session.id,
+        user_id: session.user_id,
+        refresh_token: token,
+        expires_at,
+    }
+}
+
+/// The session a refresh token belongs to, if the token is known.
+pub(crate) async fn session_of(
+    store: &dyn Store,
+    token: &RefreshToken,
+) -> Result<Option<Session>, AppError> {
+    Ok(store.refresh_token(&token.hash()).await?.map(|r| r.session))
+}

@@ -1,0 +1,286 @@
+//! Signing keys and access tokens: the key ring (signer + published keys),
+//! minting through `edgeauth-core`'s `SigningKey`, and verifying the
+//! server's own tokens with core's `Verifier`.
+
+use std::sync::{
+    Arc, RwLock,
+    atomic::{AtomicU64, Ordering},
+};
+
+use edgeauth_core::{Claims, DEFAULT_LEEWAY, KeySet, SigningKey, Verifier, VerifyError};
+
+use crate::{
+    error::AppError,
+    secret::{MasterKey, b64, random},
+    store::{Store, StoredKey},
+};
+
+/// The keys in force at one moment.
+#[derive(Debug)]
+struct Keys {
+    signer: SigningKey,
+    verifier: Verifier,
+    jwks: String,
+    /// When the published set next changes (a retired key drops out).
+    next_change: u64,
+}
+
+/// What `keys list` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// Key id.
+    pub kid: String,
+    /// Seconds since the epoch.
+    pub created_at: u64,
+    /// When it stopped signing.
+    pub retired_at: Option<u64>,
+    /// Until when it stays in the JWKS (None while it signs).
+    pub published_until: Option<u64>,
+    /// Whether it signs new tokens.
+    pub signing: bool,
+}
+
+/// The signing key and the published key set, reloaded from the store when
+/// the published set changes, periodically (for `keys rotate` run by another
+/// process), and on an unknown `kid` (at most every few seconds).
+#[derive(Debug)]
+pub(crate) struct Keyring {
+    keys: RwLock<Arc<Keys>>,
+    master: MasterKey,
+    issuer: String,
+    audience: String,
+    /// How long a retired key stays published after it stopped signing.
+    publish_for: u64,
+    last_unknown_reload: AtomicU64,
+}
+
+/// Seconds a retired key stays published: the access TTL, the verifiers'
+/// leeway, and the reload interval (a server may sign with the old key
+/// until it next reloads).
+pub(crate) fn publish_for(access_ttl: u64, key_reload: u64) -> u64 {
+    access_ttl + DEFAULT_LEEWAY + key_reload
+}
+
+/// A new key, sealed under the master key.
+fn new_key(master: &MasterKey, now: u64) -> Result<StoredKey, AppError> {
+    let kid_bytes: [u8; 12] = random()?;
+    let kid = b64(&kid_bytes);
+    let seed: [u8; 32] = random()?;
+    let key = SigningKey::from_seed(kid.clone(), &seed);
+    Ok(StoredKey {
+        sealed_seed: master.seal(&kid, &seed)?,
+        public_key: key.public_key().to_vec(),
+        kid,
+        created_at: now,
+        retired_at: None,
+    })
+}
+
+/// Creates the first signing key if there is none. Safe against another
+/// process doing the same at once (the insert is conditional).
+pub(crate) async fn ensure_signing_key(
+    store: &dyn Store,
+    master: &MasterKey,
+    now: u64,
+) -> Result<(), AppError> {
+    if store
+        .signing_keys()
+        .await?
+        .iter()
+        .any(|k| k.retired_at.is_none())
+    {
+        return Ok(());
+    }
+    let key = new_key(master, now)?;
+    if store.insert_first_key(&key).await? {
+        tracing::info!(kid = %key.kid, "created the first signing key");
+    }
+    Ok(())
+}
+
+/// Retires the signing key and creates a new one; returns the new kid.
+pub(crate) async fn rotate(
+    store: &dyn Store,
+    master: &MasterKey,
+    now: u64,
+) -> Result<String, AppError> {
+    let key = new_key(master, now)?;
+    store.rotate_key(&key, now).await?;
+    Ok(key.kid)
+}
+
+/// Every key with its state.
+pub(crate) async fn list(store: &dyn Store, publish_for: u64) -> Result<Vec<KeyInfo>, AppError> {
+    let keys = store.signing_keys().await?;
+    let signer = keys
+        .iter()
+        .find(|k| k.retired_at.is_none())
+        .map(|k| k.kid.clone());
+    Ok(keys
+        .into_iter()
+        .map(|k| KeyInfo {
+            signing: signer.as_deref() == Some(k.kid.as_str()),
+            published_until: k.retired_at.map(|r| r.saturating_add(publish_for)),
+            kid: k.kid,
+            created_at: k.created_at,
+            retired_at: k.retired_at,
+        })
+        .collect())
+}
+
+impl Keyring {
+    /// Loads the keys; the store must hold an active key
+    /// ([`ensure_signing_key`]).
+    pub(crate) async fn load(
+        store: &dyn Store,
+        master: MasterKey,
+        issuer: String,
+        audience: String,
+        publish_for: u64,
+        now: u64,
+    ) -> Result<Self, AppError> {
+        let keys = Self::read(store, &master, &issuer, &audience, publish_for, now).await?;
+        Ok(Self {
+            keys: RwLock::new(Arc::new(keys)),
+            master,
+            issuer,
+            audience,
+            publish_for,
+            last_unknown_reload: AtomicU64::new(0),
+        })
+    }
+
+    async fn read(
+        store: &dyn Store,
+        master: &MasterKey,
+        issuer: &str,
+        audience: &str,
+        publish_for: u64,
+        now: u64,
+    ) -> Result<Keys, AppError> {
+        let stored = store.signing_keys().await?;
+        let mut set = KeySet::new();
+        let mut signer = None;
+        let mut next_change = u64::MAX;
+        for key in &stored {
+            let until = key.retired_at.map(|r| r.saturating_add(publish_for));
+            if until.is_some_and(|until| now >= until) {
+                continue;
+            }
+            if let Some(until) = until {
+                next_change = next_change.min(until);
+            }
+            let public: [u8; 32] = key.public_key.as_slice().try_into().map_err(|_| {
+                AppError::internal(format!("signing key {} has a bad public key", key.kid))
+            })?;
+            set.insert(key.kid.clone(), &public)
+                .map_err(|e| AppError::internal(format!("signing key {}: {e}", key.kid)))?;
+            if key.retired_at.is_none() && signer.is_none() {
+                let seed = master.open(&key.kid, &key.sealed_seed).map_err(|_| {
+                    AppError::internal(format!(
+                        "EDGEAUTH_MASTER_KEY does not decrypt signing key {} (is it the key this database was created with?)",
+                        key.kid
+                    ))
+                })?;
+                let seed: [u8; 32] = seed
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| AppError::internal("a signing key seed is not 32 bytes"))?;
+                let signing = SigningKey::from_seed(key.kid.clone(), &seed);
+                if signing.public_key() != public {
+                    return Err(AppError::internal(format!(
+                        "signing key {} does not match its public key",
+                        key.kid
+                    )));
+                }
+                signer = Some(signing);
+            }
+        }
+        let signer = signer.ok_or_else(|| AppError::internal("no active signing key"))?;
+        Ok(Keys {
+            signer,
+            jwks: set.to_jwks(),
+            verifier: Verifier::new(set, issuer, audience),
+            next_change,
+        })
+    }
+
+    fn current(&self) -> Arc<Keys> {
+        Arc::clone(
+            &self
+                .keys
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    /// Rereads the keys from the store.
+    pub(crate) async fn reload(&self, store: &dyn Store, now: u64) -> Result<(), AppError> {
+        let keys = Self::read(
+            store,
+            &self.master,
+            &self.issuer,
+            &self.audience,
+            self.publish_for,
+            now,
+        )
+        .await?;
+        *self
+            .keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(keys);
+        Ok(())
+    }
+
+    async fn fresh(&self, store: &dyn Store, now: u64) -> Result<Arc<Keys>, AppError> {
+        let keys = self.current();
+        if now < keys.next_change {
+            return Ok(keys);
+        }
+        self.reload(store, now).await?;
+        Ok(self.current())
+    }
+
+    /// The published keys as a JWKS document.
+    pub(crate) async fn jwks(&self, store: &dyn Store, now: u64) -> Result<String, AppError> {
+        Ok(self.fresh(store, now).await?.jwks.clone())
+    }
+
+    /// Signs claims with the current signing key.
+    pub(crate) fn mint(&self, claims: &Claims) -> Result<String, AppError> {
+        self.current()
+            .signer
+            .sign(claims)
+            .map_err(|e| AppError::internal(format!("signing: {e}")))
+    }
+
+    /// Verifies one of our access tokens at `now`.
+    pub(crate) async fn verify(
+        &self,
+        store: &dyn Store,
+        token: &str,
+        now: u64,
+    ) -> Result<Claims, AppError> {
+        let keys = self.fresh(store, now).await?;
+        match keys.verifier.verify(token, now) {
+            Err(VerifyError::UnknownKey) => {
+                // Another instance may have rotated: reread, at most every 5 s.
+                let last = self.last_unknown_reload.load(Ordering::Relaxed);
+                if now < last.saturating_add(5)
+                    || self
+                        .last_unknown_reload
+                        .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_err()
+                {
+                    return Err(AppError::InvalidToken(VerifyError::UnknownKey));
+                }
+                self.reload(store, now).await?;
+                self.current()
+                    .verifier
+                    .verify(token, now)
+                    .map_err(AppError::InvalidToken)
+            }
+            other => other.map_err(AppError::InvalidToken),
+        }
+    }
+}

@@ -1,0 +1,444 @@
+//! The `edgeauth` command line: `serve`, `migrate`, `keys`, `users`, `roles`.
+
+use std::{io::Write as _, path::PathBuf, process::ExitCode, sync::Arc};
+
+use clap::{Parser, Subcommand};
+
+use crate::{
+    auth::{self, roles, tokens},
+    clock::{Clock, SystemClock},
+    config::{Config, Mode},
+    error::AppError,
+    http::app,
+    secret::{MasterKey, SecretString},
+    state::AppState,
+    store::{RoleDef, SqliteStore, Store, User},
+};
+
+/// The edgeauth issuing server and its administration commands.
+///
+/// Settings come from EDGEAUTH_* environment variables or a TOML file; see
+/// server/README.md. With no configuration at all, `serve` starts a
+/// development server on 127.0.0.1:8080 with its database in ./edgeauth.db.
+#[derive(Debug, Parser)]
+#[command(name = "edgeauth", version)]
+struct Cli {
+    /// A TOML file of settings (lowercase names without the EDGEAUTH_
+    /// prefix); environment variables win. Also EDGEAUTH_CONFIG.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Migrate the database, create a signing key if there is none, and serve HTTP.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// User accounts.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Roles: grants and the role hierarchy.
+    #[command(subcommand)]
+    Roles(RolesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// List signing keys: which one signs, which are retired and until when
+    /// they stay published.
+    List,
+    /// Retire the signing key and create a new one. The old key stays in the
+    /// JWKS until every token it signed has expired; running servers pick the
+    /// new key up within EDGEAUTH_KEY_RELOAD.
+    Rotate,
+    /// Print a new random master key (for EDGEAUTH_MASTER_KEY).
+    GenerateMasterKey,
+}
+
+#[derive(Debug, Subcommand)]
+enum UsersCommand {
+    /// Create a user. The password is read from the first line of standard
+    /// input and must pass the password policy.
+    Create {
+        /// Email address.
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// A role to grant (repeatable).
+        #[arg(long = "role", value_name = "ROLE")]
+        roles: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RolesCommand {
+    /// Grant ROLE to the user with EMAIL.
+    Grant {
+        /// The user's email.
+        email: String,
+        /// The role.
+        role: String,
+    },
+    /// Revoke ROLE from the user with EMAIL.
+    Revoke {
+        /// The user's email.
+        email: String,
+        /// The role.
+        role: String,
+    },
+    /// Define (or redefine) ROLE: the roles it inherits and the permissions
+    /// it grants. Effective roles and permissions are expanded into every
+    /// access token issued afterwards.
+    Define {
+        /// The role.
+        role: String,
+        /// A role whose roles and permissions this one includes (repeatable).
+        #[arg(long = "inherits", value_name = "ROLE")]
+        inherits: Vec<String>,
+        /// A permission, `resource.action`, `resource.*` or `*` (repeatable).
+        #[arg(long = "perm", value_name = "PERM")]
+        perms: Vec<String>,
+    },
+    /// List defined roles.
+    List,
+}
+
+type CliResult = Result<(), Box<dyn core::error::Error + Send + Sync>>;
+
+/// Runs the command line; the binary's `main` is just this.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Keys(KeysCommand::GenerateMasterKey) = cli.command {
+        return match MasterKey::generate() {
+            Ok(key) => {
+                println!("{}", key.to_hex());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("edgeauth: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let config = match Config::from_env(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("edgeauth: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("edgeauth: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("edgeauth: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(level: &str) {
+    let level = match level {
+        "error" => tracing::Level::ERROR,
+        "warn" => tracing::Level::WARN,
+        "debug" => tracing::Level::DEBUG,
+        "trace" => tracing::Level::TRACE,
+        _ => tracing::Level::INFO,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+async fn open_store(
+    config: &Config,
+) -> Result<SqliteStore, Box<dyn core::error::Error + Send + Sync>> {
+    let store = SqliteStore::connect(&config.database_url, config.sqlite_synchronous)
+        .await
+        .map_err(|e| format!("EDGEAUTH_DATABASE_URL ({}): {e}", config.database_url))?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+async fn state(
+    config: &Config,
+    store: &SqliteStore,
+) -> Result<AppState, Box<dyn core::error::Error + Send + Sync>> {
+    let master = config.resolve_master_key()?;
+    Ok(AppState::new(
+        config.clone(),
+        Arc::new(store.clone()),
+        Arc::new(SystemClock),
+        master,
+    )
+    .await?)
+}
+
+async fn dispatch(command: Command, config: Config) -> CliResult {
+    let store = open_store(&config).await?;
+    let result = match command {
+        Command::Serve => serve(config, &store).await,
+        Command::Migrate => {
+            println!("migrations applied to {}", config.database_url);
+            Ok(())
+        }
+        Command::Keys(KeysCommand::List) => keys_list(&config, &store).await,
+        Command::Keys(KeysCommand::Rotate) => {
+            let state = state(&config, &store).await?;
+            let kid = state.rotate_keys().await?;
+            println!(
+                "new signing key {kid}; the previous key stays published until its tokens expire"
+            );
+            Ok(())
+        }
+        Command::Keys(KeysCommand::GenerateMasterKey) => Ok(()),
+        Command::Users(UsersCommand::Create { email, name, roles }) => {
+            users_create(&config, &store, &email, name, &roles).await
+        }
+        Command::Roles(command) => roles_command(&store, command).await,
+    };
+    store.close().await;
+    result
+}
+
+async fn serve(config: Config, store: &SqliteStore) -> CliResult {
+    if config.mode != Mode::Production {
+        tracing::warn!(mode = ?config.mode, "not in production mode (set EDGEAUTH_MODE=production for real users)");
+    }
+    let state = state(&config, store).await?;
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|e| format!("EDGEAUTH_BIND ({}): {e}", config.bind))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, issuer = %config.issuer, "edgeauth listening");
+    println!("edgeauth listening on http://{addr}");
+    std::io::stdout().flush()?;
+    let reloader = {
+        let state = state.clone();
+        let every = core::time::Duration::from_secs(config.key_reload);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                if let Err(e) = state.reload_keys().await {
+                    tracing::error!(error = %e, "reloading signing keys failed");
+                }
+            }
+        })
+    };
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    reloader.abort();
+    tracing::info!("edgeauth stopped");
+    Ok(())
+}
+
+async fn shutdown() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+async fn keys_list(config: &Config, store: &SqliteStore) -> CliResult {
+    let keys = tokens::list(
+        store,
+        tokens::publish_for(config.access_ttl, config.key_reload),
+    )
+    .await?;
+    let now = SystemClock.now();
+    if keys.is_empty() {
+        println!("no signing keys yet (`edgeauth serve` or `edgeauth keys rotate` creates one)");
+    }
+    println!(
+        "{:<18} {:<22} {:<22} {:<10}",
+        "KID", "CREATED", "RETIRED", "STATE"
+    );
+    for key in keys {
+        let state = if key.signing {
+            "signing".to_owned()
+        } else {
+            match key.published_until {
+                Some(until) if now < until => {
+                    format!("published until {}", crate::http::rfc3339(until))
+                }
+                _ => "expired".to_owned(),
+            }
+        };
+        println!(
+            "{:<18} {:<22} {:<22} {}",
+            key.kid,
+            crate::http::rfc3339(key.created_at),
+            key.retired_at
+                .map(crate::http::rfc3339)
+                .unwrap_or_else(|| "-".into()),
+            state
+        );
+    }
+    Ok(())
+}
+
+async fn users_create(
+    config: &Config,
+    store: &SqliteStore,
+    email: &str,
+    name: Option<String>,
+    roles: &[String],
+) -> CliResult {
+    for role in roles {
+        check_name("role", role)?;
+    }
+    eprint!("password for {email}: ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let password = SecretString::new(line.trim_end_matches(['\r', '\n']));
+    let state = state(config, store).await?;
+    let user = auth::register(&state, email, &password, name, state.now())
+        .await
+        .map_err(describe)?;
+    for role in roles {
+        store.grant_role(&user.id, role).await?;
+    }
+    println!("created user {} ({})", user.email, user.id);
+    Ok(())
+}
+
+/// A readable line for errors that would be problem+json over HTTP.
+fn describe(e: AppError) -> Box<dyn core::error::Error + Send + Sync> {
+    e.to_string().into()
+}
+
+fn check_name(what: &str, name: &str) -> CliResult {
+    if roles::valid_name(name) {
+        Ok(())
+    } else {
+        Err(
+            format!("invalid {what} \"{name}\": use letters, digits and _-.:* (at most 128)")
+                .into(),
+        )
+    }
+}
+
+async fn user(
+    store: &SqliteStore,
+    email: &str,
+) -> Result<User, Box<dyn core::error::Error + Send + Sync>> {
+    let normalized = auth::normalize_email(email).map_err(describe)?;
+    store
+        .user_by_email(&normalized)
+        .await?
+        .ok_or_else(|| format!("no user with email {email}").into())
+}
+
+async fn roles_command(store: &SqliteStore, command: RolesCommand) -> CliResult {
+    match command {
+        RolesCommand::Grant { email, role } => {
+            check_name("role", &role)?;
+            let user = user(store, &email).await?;
+            let new = store.grant_role(&user.id, &role).await?;
+            println!(
+                "{} {role} to {}",
+                if new { "granted" } else { "already granted" },
+                user.email
+            );
+        }
+        RolesCommand::Revoke { email, role } => {
+            let user = user(store, &email).await?;
+            let had = store.revoke_role(&user.id, &role).await?;
+            println!(
+                "{} {role} from {}",
+                if had { "revoked" } else { "did not have" },
+                user.email
+            );
+        }
+        RolesCommand::Define {
+            role,
+            inherits,
+            perms,
+        } => {
+            check_name("role", &role)?;
+            for name in &inherits {
+                check_name("role", name)?;
+            }
+            for perm in &perms {
+                check_name("permission", perm)?;
+            }
+            let defs = store.role_definitions().await?;
+            if let Some(missing) = inherits
+                .iter()
+                .find(|r| !defs.iter().any(|d| &d.name == *r))
+            {
+                return Err(format!("role {missing} is not defined; define it first").into());
+            }
+            if roles::creates_cycle(&role, &inherits, &defs) {
+                return Err(format!("{role} would inherit itself").into());
+            }
+            let def = RoleDef {
+                name: role,
+                inherits,
+                perms,
+            };
+            store.define_role(&def, SystemClock.now()).await?;
+            let mut all = store.role_definitions().await?;
+            all.retain(|d| d.name != def.name);
+            all.push(def.clone());
+            let grants = roles::expand(core::slice::from_ref(&def.name), &all);
+            println!(
+                "defined {}: roles [{}], permissions [{}]",
+                def.name,
+                grants.roles.join(", "),
+                grants.perms.join(", ")
+            );
+        }
+        RolesCommand::List => {
+            for def in store.role_definitions().await? {
+                println!(
+                    "{}: inherits [{}], permissions [{}]",
+                    def.name,
+                    def.inherits.join(", "),
+                    def.perms.join(", ")
+                );
+            }
+        }
+    }
+    Ok(())
+}

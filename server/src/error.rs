@@ -1,0 +1,320 @@
+//! The one application error and its RFC 9457 problem+json rendering.
+//!
+//! Client mistakes get their own status and stable `code`; internal errors
+//! are logged once, here, and the client gets a generic detail (STYLE rule 5).
+
+use core::fmt;
+
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use edgeauth_core::VerifyError;
+use serde::Serialize;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// A failed request: what the client is told, and for internal errors what
+/// is logged.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AppError {
+    /// 400: the request is malformed (bad JSON or form syntax, missing field).
+    BadRequest {
+        /// Stable code, e.g. `invalid_request`.
+        code: &'static str,
+        /// Human-readable detail.
+        detail: String,
+    },
+    /// 422: well-formed but unacceptable input.
+    Unprocessable {
+        /// Stable code, e.g. `invalid_email`.
+        code: &'static str,
+        /// Human-readable detail.
+        detail: String,
+    },
+    /// 422 `weak_password`, with the rules that failed.
+    WeakPassword(Vec<&'static str>),
+    /// 401 `missing_token`: no access token at all.
+    MissingToken,
+    /// 401: the access token failed verification (core's code).
+    InvalidToken(VerifyError),
+    /// 401 `invalid_credentials`: unknown email or wrong password, alike.
+    InvalidCredentials,
+    /// 401 `invalid_refresh_token`.
+    InvalidRefreshToken,
+    /// 401 `refresh_token_reused`: the family has been revoked.
+    RefreshTokenReused,
+    /// 403 `csrf_rejected`: a cookie-authenticated state change from an
+    /// origin that is not allowed.
+    CsrfRejected,
+    /// 404 with a code (`not_found`, `session_not_found`).
+    NotFound(&'static str),
+    /// 409 `email_taken`.
+    EmailTaken,
+    /// 413 `payload_too_large`.
+    PayloadTooLarge,
+    /// 415 `unsupported_media_type`.
+    UnsupportedMediaType(&'static str),
+    /// 429 `too_many_attempts`, with Retry-After seconds.
+    TooManyAttempts(u64),
+    /// 503 `server_busy`: password hashing is saturated; Retry-After seconds.
+    Busy(u64),
+    /// 500: anything that is our fault. Logged, never shown.
+    Internal(Box<dyn core::error::Error + Send + Sync>),
+}
+
+impl AppError {
+    /// A 400 `invalid_request`.
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code: "invalid_request",
+            detail: detail.into(),
+        }
+    }
+
+    /// A 500 from any error.
+    pub fn internal(e: impl Into<Box<dyn core::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(e.into())
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unprocessable { .. } | Self::WeakPassword(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::MissingToken
+            | Self::InvalidToken(_)
+            | Self::InvalidCredentials
+            | Self::InvalidRefreshToken
+            | Self::RefreshTokenReused => StatusCode::UNAUTHORIZED,
+            Self::CsrfRejected => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::EmailTaken => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { code, .. } | Self::Unprocessable { code, .. } => code,
+            Self::WeakPassword(_) => "weak_password",
+            Self::MissingToken => "missing_token",
+            Self::InvalidToken(e) => e.code(),
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::InvalidRefreshToken => "invalid_refresh_token",
+            Self::RefreshTokenReused => "refresh_token_reused",
+            Self::CsrfRejected => "csrf_rejected",
+            Self::NotFound(code) => code,
+            Self::EmailTaken => "email_taken",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::TooManyAttempts(_) => "too_many_attempts",
+            Self::Busy(_) => "server_busy",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            Self::BadRequest { detail, .. } | Self::Unprocessable { detail, .. } => detail.clone(),
+            Self::WeakPassword(rules) => {
+                format!("the password breaks these rules: {}", rules.join(", "))
+            }
+            Self::MissingToken => {
+                "no access token: send Authorization: Bearer or the session cookie".into()
+            }
+            Self::InvalidToken(e) => e.to_string(),
+            Self::InvalidCredentials => "the email or password is wrong".into(),
+            Self::InvalidRefreshToken => "the refresh token is not valid".into(),
+            Self::RefreshTokenReused => {
+                "the refresh token was already used; the session has been revoked".into()
+            }
+            Self::CsrfRejected => {
+                "a cookie-authenticated request must come from an allowed Origin".into()
+            }
+            Self::NotFound(_) => "not found".into(),
+            Self::EmailTaken => "an account with this email already exists".into(),
+            Self::PayloadTooLarge => "the request body is too large".into(),
+            Self::UnsupportedMediaType(expected) => format!("expected {expected}"),
+            Self::TooManyAttempts(_) => "too many failed attempts; try again later".into(),
+            Self::Busy(_) => "the server is busy; try again shortly".into(),
+            Self::Internal(_) => "an internal error occurred".into(),
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::TooManyAttempts(s) | Self::Busy(s) => Some((*s).max(1)),
+            _ => None,
+        }
+    }
+
+    /// The RFC 6749 section 5.2 `error` the token endpoint adds.
+    fn oauth_error(&self) -> &'static str {
+        match self {
+            Self::InvalidCredentials | Self::InvalidRefreshToken | Self::RefreshTokenReused => {
+                "invalid_grant"
+            }
+            Self::BadRequest { code, .. } if *code == "unsupported_grant_type" => {
+                "unsupported_grant_type"
+            }
+            Self::TooManyAttempts(_) | Self::Busy(_) => "temporarily_unavailable",
+            Self::Internal(_) => "server_error",
+            _ => "invalid_request",
+        }
+    }
+
+    /// The response of the token endpoint: RFC 6749's `error` and
+    /// `error_description` added, and a failed refresh grant answered 400.
+    pub fn into_token_response(self) -> Response {
+        self.log();
+        let refresh_failure = matches!(self, Self::InvalidRefreshToken | Self::RefreshTokenReused);
+        let oauth = self.oauth_error();
+        let mut problem = self.problem();
+        if refresh_failure {
+            problem.status = StatusCode::BAD_REQUEST.as_u16();
+        }
+        problem.error = Some(oauth);
+        problem.error_description = Some(problem.detail.clone());
+        let mut response = problem.into_response_with(&self);
+        if refresh_failure {
+            *response.status_mut() = StatusCode::BAD_REQUEST;
+            response.headers_mut().remove(header::WWW_AUTHENTICATE);
+        }
+        response
+    }
+
+    fn problem(&self) -> Problem {
+        let code = self.code();
+        let status = self.status();
+        Problem {
+            kind: format!("urn:edgeauth:error:{code}"),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.detail(),
+            code,
+            failed_rules: match self {
+                Self::WeakPassword(rules) => Some(rules.clone()),
+                _ => None,
+            },
+            error: None,
+            error_description: None,
+        }
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Internal(e) => write!(f, "internal error: {e}"),
+            other => write!(f, "{}: {}", other.code(), other.detail()),
+        }
+    }
+}
+
+impl core::error::Error for AppError {}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize)]
+pub(crate) struct Problem {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failed_rules: Option<Vec<&'static str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_description: Option<String>,
+}
+
+impl Problem {
+    /// A problem for a bare status (from axum or tower), by status alone.
+    pub(crate) fn for_status(status: StatusCode) -> Response {
+        let error = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                AppError::UnsupportedMediaType("another content type")
+            }
+            StatusCode::NOT_FOUND => AppError::NotFound("not_found"),
+            StatusCode::METHOD_NOT_ALLOWED => AppError::BadRequest {
+                code: "method_not_allowed",
+                detail: "this method is not allowed here".into(),
+            },
+            StatusCode::UNPROCESSABLE_ENTITY => AppError::Unprocessable {
+                code: "invalid_body",
+                detail: "the request body is not acceptable".into(),
+            },
+            s if s.is_client_error() => AppError::bad_request("the request is malformed"),
+            _ => AppError::Internal("unreachable: not logged".into()),
+        };
+        let mut response = error.problem().into_response_with(&error);
+        *response.status_mut() = status;
+        response
+    }
+
+    fn into_response_with(self, error: &AppError) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_else(|_| b"{}".to_vec());
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(seconds) = error.retry_after()
+            && let Ok(v) = HeaderValue::from_str(&seconds.to_string())
+        {
+            headers.insert(header::RETRY_AFTER, v);
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            let value = match error {
+                AppError::MissingToken => "Bearer realm=\"edgeauth\"".to_owned(),
+                AppError::InvalidToken(e) => format!(
+                    "Bearer realm=\"edgeauth\", error=\"invalid_token\", error_description=\"{e}\""
+                ),
+                _ => "Bearer realm=\"edgeauth\", error=\"invalid_token\"".to_owned(),
+            };
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                headers.insert(header::WWW_AUTHENTICATE, v);
+            }
+        }
+        response
+    }
+}
+
+impl AppError {
+    /// Logs an internal error, once, where it becomes a response.
+    fn log(&self) {
+        if let Self::Internal(e) = self {
+            tracing::error!(error = %e, "internal error");
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.log();
+        self.problem().into_response_with(&self)
+    }
+}
+
+impl From<crate::store::StoreError> for AppError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::internal(e)
+    }
+}
+
+impl From<crate::secret::RandomError> for AppError {
+    fn from(e: crate::secret::RandomError) -> Self {
+        Self::internal(e)
+    }
+}

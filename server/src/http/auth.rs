@@ -1,0 +1,226 @@
+//! `/auth/register`, `/auth/token`, `/auth/refresh`, `/auth/logout`.
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    account::UserView,
+    cookies,
+    extract::{self, BodyKind, TokenSource},
+};
+use crate::{
+    auth::{self, TokenPair, refresh::RefreshToken},
+    error::AppError,
+    secret::SecretString,
+    state::AppState,
+};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/register", post(register))
+        .route("/auth/token", post(token))
+        .route("/auth/refresh", post(refresh))
+        .route("/auth/logout", post(logout))
+}
+
+#[derive(Debug, Deserialize)]
+struct RegisterBody {
+    email: String,
+    password: SecretString,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+async fn register(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let now = state.now();
+    let body: RegisterBody = extract::json(&headers, &body)?;
+    let user = auth::register(&state, &body.email, &body.password, body.name, now).await?;
+    let view = UserView::new(&user, Vec::new(), Vec::new());
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "user": view })),
+    )
+        .into_response())
+}
+
+/// The token endpoint's parameters, from a form or a JSON body.
+#[derive(Debug, Default, Deserialize)]
+struct TokenParams {
+    grant_type: Option<String>,
+    username: Option<String>,
+    email: Option<String>,
+    password: Option<SecretString>,
+    refresh_token: Option<SecretString>,
+}
+
+#[derive(Debug, Serialize)]
+struct TokenBody<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: u64,
+    refresh_token: String,
+    session_id: &'a str,
+}
+
+/// The 200 answer with both tokens, the cookies, and `no-store`.
+fn token_response(state: &AppState, pair: &TokenPair, now: u64) -> Response {
+    let refresh_token = pair.granted.refresh_token.encode();
+    let body = TokenBody {
+        access_token: &pair.access_token,
+        token_type: "Bearer",
+        expires_in: pair.expires_in,
+        refresh_token: refresh_token.clone(),
+        session_id: &pair.granted.session_id,
+    };
+    let mut response = Json(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    cookies::set_pair(
+        headers,
+        state,
+        &pair.access_token,
+        &refresh_token,
+        pair.granted.expires_at.saturating_sub(now),
+    );
+    response
+}
+
+fn missing(what: &str) -> AppError {
+    AppError::bad_request(format!("missing {what}"))
+}
+
+async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let now = state.now();
+    match token_grant(&state, &headers, &body, now).await {
+        Ok(pair) => token_response(&state, &pair, now),
+        Err(e) => e.into_token_response(),
+    }
+}
+
+async fn token_grant(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: u64,
+) -> Result<TokenPair, AppError> {
+    let kind = extract::body_kind(headers);
+    let params: TokenParams = match kind {
+        BodyKind::Form => extract::parse_form(body)?,
+        BodyKind::Json => extract::parse_json(body)?,
+        _ => {
+            return Err(AppError::UnsupportedMediaType(
+                "application/x-www-form-urlencoded or application/json",
+            ));
+        }
+    };
+    let grant = match (&params.grant_type, kind) {
+        (Some(g), _) => g.as_str(),
+        (None, BodyKind::Json) => "password",
+        (None, _) => return Err(missing("grant_type")),
+    };
+    match grant {
+        "password" => {
+            let email = params
+                .username
+                .or(params.email)
+                .ok_or_else(|| missing("username"))?;
+            let password = params.password.ok_or_else(|| missing("password"))?;
+            auth::login(state, &email, &password, extract::user_agent(headers), now).await
+        }
+        "refresh_token" => {
+            let token = params
+                .refresh_token
+                .ok_or_else(|| missing("refresh_token"))?;
+            let token = RefreshToken::parse(token.expose())?;
+            auth::refresh(state, &token, now).await
+        }
+        _ => Err(AppError::BadRequest {
+            code: "unsupported_grant_type",
+            detail: "grant_type must be password or refresh_token".into(),
+        }),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RefreshBody {
+    refresh_token: Option<SecretString>,
+}
+
+/// The refresh token of a request: from a JSON body, or else from the
+/// refresh cookie (then the Origin must be allowed).
+fn presented_refresh(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Option<RefreshToken>, AppError> {
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let parsed: RefreshBody = extract::json(headers, body)?;
+        if let Some(token) = parsed.refresh_token {
+            return RefreshToken::parse(token.expose()).map(Some);
+        }
+    }
+    match extract::cookie(headers, &state.config.refresh_cookie) {
+        Some(token) => {
+            extract::check_origin(state, headers)?;
+            RefreshToken::parse(token).map(Some)
+        }
+        None => Ok(None),
+    }
+}
+
+async fn refresh(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let now = state.now();
+    let token = presented_refresh(&state, &headers, &body)?.ok_or(AppError::InvalidRefreshToken)?;
+    let pair = auth::refresh(&state, &token, now).await?;
+    Ok(token_response(&state, &pair, now))
+}
+
+/// Revokes the session of the bearer token if one is given, else that of
+/// the refresh token (body or cookie), else that of the access cookie.
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let now = state.now();
+    let access = extract::access_token(&state, &headers)?;
+    let session_id = match access {
+        Some((token, TokenSource::Bearer)) => {
+            Some(extract::verify_access(&state, token, now).await?.sid)
+        }
+        _ => match presented_refresh(&state, &headers, &body)? {
+            Some(refresh) => auth::refresh::session_of(&*state.store, &refresh)
+                .await?
+                .map(|s| s.id),
+            None => match access {
+                Some((token, _)) => {
+                    extract::check_origin(&state, &headers)?;
+                    Some(extract::verify_access(&state, token, now).await?.sid)
+                }
+                None => return Err(AppError::MissingToken),
+            },
+        },
+    };
+    if let Some(id) = session_id {
+        state.store.revoke_session(&id, None, now).await?;
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    cookies::clear(response.headers_mut(), &state);
+    Ok(response)
+}

@@ -1,0 +1,171 @@
+//! Request parsing shared by the handlers: bodies (JSON or form, with
+//! problem+json errors), cookies, the Origin check, and the access-token
+//! extractor that every protected endpoint uses.
+
+use axum::{
+    extract::FromRequestParts,
+    http::{HeaderMap, Method, header, request::Parts},
+};
+use edgeauth_core::{Claims, VerifyError};
+use serde::de::DeserializeOwned;
+
+use crate::{config::origin_of, error::AppError, state::AppState};
+
+/// What a body claims to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyKind {
+    Json,
+    Form,
+    Other,
+    Missing,
+}
+
+pub(crate) fn body_kind(headers: &HeaderMap) -> BodyKind {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return BodyKind::Missing;
+    };
+    let Ok(value) = value.to_str() else {
+        return BodyKind::Other;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json" || essence.ends_with("+json") {
+        BodyKind::Json
+    } else if essence == "application/x-www-form-urlencoded" {
+        BodyKind::Form
+    } else {
+        BodyKind::Other
+    }
+}
+
+/// Parses a JSON body: 415 for another media type, 400 for bad syntax, 422
+/// for the wrong shape.
+pub(crate) fn json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, AppError> {
+    if body_kind(headers) != BodyKind::Json {
+        return Err(AppError::UnsupportedMediaType("application/json"));
+    }
+    parse_json(body)
+}
+
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => AppError::Unprocessable {
+            code: "invalid_body",
+            detail: format!("the JSON body does not have the expected shape: {e}"),
+        },
+        _ => AppError::bad_request(format!(
+            "the body is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        )),
+    })
+}
+
+/// Parses an `application/x-www-form-urlencoded` body.
+pub(crate) fn parse_form<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    serde_urlencoded::from_bytes(body)
+        .map_err(|_| AppError::bad_request("the form body is malformed"))
+}
+
+/// The value of a cookie, if the request carries it.
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"'))
+        .filter(|v| !v.is_empty())
+}
+
+/// The User-Agent, shortened, for the session list.
+pub(crate) fn user_agent(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(256).collect())
+}
+
+/// A cookie-authenticated state change must come from an allowed origin:
+/// the `Origin` header, or failing that the `Referer`'s origin.
+pub(crate) fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
+        .or_else(|| {
+            headers
+                .get(header::REFERER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(origin_of)
+        });
+    match origin {
+        Some(origin) if state.config.allowed_origins.contains(&origin) => Ok(()),
+        _ => Err(AppError::CsrfRejected),
+    }
+}
+
+/// Where the access token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenSource {
+    Bearer,
+    Cookie,
+}
+
+/// The access token of a request, without verifying it.
+pub(crate) fn access_token<'a>(
+    state: &AppState,
+    headers: &'a HeaderMap,
+) -> Result<Option<(&'a str, TokenSource)>, AppError> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| AppError::MissingToken)?;
+        let (scheme, token) = value.split_once(' ').ok_or(AppError::MissingToken)?;
+        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+            return Err(AppError::MissingToken);
+        }
+        return Ok(Some((token.trim(), TokenSource::Bearer)));
+    }
+    Ok(cookie(headers, &state.config.access_cookie).map(|t| (t, TokenSource::Cookie)))
+}
+
+/// Verifies an access token and checks that its session is still live.
+pub(crate) async fn verify_access(
+    state: &AppState,
+    token: &str,
+    now: u64,
+) -> Result<Claims, AppError> {
+    let claims = state.keys.verify(&*state.store, token, now).await?;
+    match state.store.session(&claims.sid).await? {
+        Some(session) if session.user_id == claims.sub && session.is_live(now) => Ok(claims),
+        _ => Err(AppError::InvalidToken(VerifyError::Revoked)),
+    }
+}
+
+/// A request with a valid access token whose session is live. For
+/// cookie-authenticated state changes the Origin has been checked too.
+#[derive(Debug)]
+pub(crate) struct Authenticated {
+    pub(crate) claims: Claims,
+    pub(crate) now: u64,
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let now = state.now();
+        let (token, source) = access_token(state, &parts.headers)?.ok_or(AppError::MissingToken)?;
+        let claims = verify_access(state, token, now).await?;
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if source == TokenSource::Cookie && !safe {
+            check_origin(state, &parts.headers)?;
+        }
+        Ok(Self { claims, now })
+    }
+}

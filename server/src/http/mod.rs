@@ -1,0 +1,81 @@
+//! The HTTP API (shared/DESIGN.md, "HTTP API of the server"). Each area owns
+//! its `router()`; [`app`] merges them and adds the cross-cutting layers.
+
+mod account;
+mod auth;
+mod cookies;
+mod extract;
+mod meta;
+
+pub(crate) use account::rfc3339;
+
+use std::any::Any;
+
+use axum::{
+    Router,
+    body::Body,
+    extract::DefaultBodyLimit,
+    http::{HeaderValue, Request, Response, StatusCode, header},
+    middleware::{self, Next},
+    response::IntoResponse,
+};
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::{
+    error::{AppError, PROBLEM_JSON, Problem},
+    state::AppState,
+};
+
+/// The whole application, ready to serve or to drive with `oneshot`.
+pub fn app(state: AppState) -> Router {
+    let body_limit = state.config.body_limit;
+    Router::new()
+        .merge(auth::router())
+        .merge(account::router())
+        .merge(meta::router())
+        .fallback(|| async { AppError::NotFound("not_found") })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(problems_and_headers))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .with_state(state)
+}
+
+/// Every error leaves as problem+json, including those axum produces itself
+/// (405, 413, extractor rejections); every response gets `nosniff`, and
+/// `no-store` unless it set its own caching. Requests are logged at debug,
+/// without query strings or headers (tokens never reach a log line).
+async fn problems_and_headers(request: Request<Body>, next: Next) -> Response<Body> {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let mut response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
+    if (status.is_client_error() || status.is_server_error()) && !is_problem {
+        let allow = response.headers().get(header::ALLOW).cloned();
+        response = Problem::for_status(status);
+        if let Some(allow) = allow {
+            response.headers_mut().insert(header::ALLOW, allow);
+        }
+    }
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    tracing::debug!(%method, %path, status = status.as_u16(), elapsed_us = started.elapsed().as_micros(), "request");
+    response
+}
+
+fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response<Body> {
+    tracing::error!("a request handler panicked");
+    let mut response = AppError::Internal("handler panicked".into()).into_response();
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response
+}

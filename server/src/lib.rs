@@ -1,0 +1,50 @@
+//! The edgeauth issuing server: registers users, checks passwords
+//! (argon2id), signs short-lived EdDSA access tokens with `edgeauth-core`,
+//! rotates opaque refresh tokens with family reuse detection, and publishes
+//! its public keys as a JWKS. shared/DESIGN.md is the contract.
+//!
+//! [`app`] builds the axum `Router` over an [`AppState`]; the `edgeauth`
+//! binary is a thin wrapper around [`cli::run`].
+
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+#![allow(
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    clippy::alloc_instead_of_core,
+    reason = "a std server: the core/alloc path lints exist for the no_std verifier"
+)]
+
+mod auth;
+pub mod cli;
+mod clock;
+mod config;
+mod error;
+mod http;
+mod secret;
+mod state;
+mod store;
+
+// The public interface.
+pub use crate::{
+    auth::tokens::KeyInfo,
+    clock::{Clock, ManualClock, SystemClock},
+    config::{
+        Argon2Costs, Config, ConfigError, Mode, PasswordRules, Synchronous, parse_duration_ms,
+    },
+    error::{AppError, PROBLEM_JSON},
+    http::app,
+    secret::{MasterKey, SecretString},
+    state::AppState,
+    store::{
+        NewSession, RefreshRecord, RoleDef, RotateOutcome, Rotation, Session, SqliteStore, Store,
+        StoreError, StoredKey, User,
+    },
+};

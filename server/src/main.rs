@@ -1,0 +1,5 @@
+//! The `edgeauth` binary: see `edgeauth --help`.
+
+fn main() -> std::process::ExitCode {
+    edgeauth_server::cli::run()
+}

@@ -1,0 +1,120 @@
+//! The application state shared by every request.
+
+use std::sync::Arc;
+
+use crate::{
+    auth::{
+        limiter::LoginLimiter,
+        password::{PasswordHasher, PasswordPolicy},
+        refresh::{SessionPolicy, SuccessorKey},
+        tokens::{self, Keyring},
+    },
+    clock::Clock,
+    config::Config,
+    error::AppError,
+    secret::MasterKey,
+    store::Store,
+};
+
+/// Everything a handler needs: configuration, store, clock, keys, hasher.
+/// Cheap to clone (a few reference counts).
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) config: Arc<Config>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) keys: Arc<Keyring>,
+    pub(crate) hasher: Arc<PasswordHasher>,
+    pub(crate) policy: Arc<PasswordPolicy>,
+    pub(crate) successor: Arc<SuccessorKey>,
+    pub(crate) limiter: Arc<LoginLimiter>,
+    pub(crate) master: Arc<MasterKey>,
+}
+
+impl core::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Builds the state over a migrated store: creates the first signing
+    /// key if there is none, loads the keys, and prepares the hasher.
+    pub async fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        master: MasterKey,
+    ) -> Result<Self, AppError> {
+        let now = clock.now();
+        tokens::ensure_signing_key(&*store, &master, now).await?;
+        let keys = Keyring::load(
+            &*store,
+            master.clone(),
+            config.issuer.clone(),
+            config.audience.clone(),
+            tokens::publish_for(config.access_ttl, config.key_reload),
+            now,
+        )
+        .await?;
+        let hasher = PasswordHasher::new(
+            config.argon2,
+            config.hash_concurrency,
+            config.hash_queue,
+            config.hash_wait_ms,
+        )
+        .await?;
+        Ok(Self {
+            policy: Arc::new(PasswordPolicy::new(config.password)),
+            successor: Arc::new(SuccessorKey::new(master.derive("refresh-successor"))),
+            limiter: Arc::new(LoginLimiter::new(
+                config.login_max_failures,
+                config.login_window,
+            )),
+            config: Arc::new(config),
+            store,
+            clock,
+            keys: Arc::new(keys),
+            hasher: Arc::new(hasher),
+            master: Arc::new(master),
+        })
+    }
+
+    /// The current time, from the state's clock.
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Rereads the signing keys (the server does this every `KEY_RELOAD`).
+    pub async fn reload_keys(&self) -> Result<(), AppError> {
+        self.keys.reload(&*self.store, self.now()).await
+    }
+
+    /// Retires the signing key and creates a new one; returns its kid.
+    pub async fn rotate_keys(&self) -> Result<String, AppError> {
+        let kid = tokens::rotate(&*self.store, &self.master, self.now()).await?;
+        self.reload_keys().await?;
+        Ok(kid)
+    }
+
+    pub(crate) fn session_policy(&self) -> SessionPolicy {
+        SessionPolicy {
+            refresh_ttl: self.config.refresh_ttl,
+            lifetime: self.config.session_lifetime,
+            grace: self.config.refresh_reuse_grace,
+            max_sessions: self.config.max_sessions,
+        }
+    }
+}
