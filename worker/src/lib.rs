@@ -1,0 +1,331 @@
+//! The edgeauth edge gate: a Cloudflare Worker that checks every request
+//! with `edgeauth-core` and forwards only allowed ones to the origin.
+//!
+//! The decisions live in plain Rust ([`Gate`], [`JwksCache`], [`Config`],
+//! [`Problem`]) and are tested natively; on `wasm32` a thin `fetch` handler
+//! reads the request, asks the gate, and carries out its answer.
+
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+// A Worker is std code; the core's no_std path lints do not apply here.
+#![allow(
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    clippy::alloc_instead_of_core
+)]
+
+mod config;
+mod error;
+mod gate;
+#[cfg(test)]
+mod vectors;
+
+// The public interface: the gate's decision logic.
+pub use crate::{
+    config::{Config, ConfigError, JwksSource},
+    error::{PROBLEM_JSON, Problem},
+    gate::{
+        Decision, Denial, Gate, Identity, JwksCache, Need, Plan, is_identity_header, jwks_ttl_ms,
+        path_and_query, path_only, token_from,
+    },
+};
+
+/// Setting names, as in `wrangler.toml` `[vars]`.
+pub mod settings {
+    pub use crate::config::{AUDIENCE, ISSUER, JWKS, JWKS_URL, LEEWAY, MAX_LEEWAY, ORIGIN, ROUTES};
+}
+
+/// The gate's constants: header names and JWKS cache bounds.
+pub mod limits {
+    pub use crate::gate::{
+        IDENTITY_HEADER_PREFIX, JWKS_COLD_RETRY_MS, JWKS_DEFAULT_TTL_MS, JWKS_FETCH_TIMEOUT_MS,
+        JWKS_MAX_TTL_MS, JWKS_MIN_TTL_MS, JWKS_REFETCH_INTERVAL_MS, ROLES_HEADER, SESSION_COOKIE,
+        SID_HEADER, SUB_HEADER,
+    };
+}
+
+#[cfg(target_arch = "wasm32")]
+mod glue {
+    //! The Worker: reads the request, asks the [`Gate`](crate::Gate), and
+    //! answers from the edge or forwards to the origin. Nothing here decides.
+
+    use std::{cell::RefCell, rc::Rc};
+
+    use edgeauth_core::KeySet;
+    use worker::{
+        Context, Env, console_error, console_warn, event, js_sys,
+        wasm_bindgen::{JsCast, JsValue},
+        wasm_bindgen_futures::{JsFuture, future_to_promise},
+        web_sys,
+    };
+
+    use crate::{
+        Config, ConfigError, Decision, Gate, JwksCache, Need, PROBLEM_JSON, Plan, Problem,
+        gate::JWKS_FETCH_TIMEOUT_MS, is_identity_header, path_and_query, path_only, token_from,
+    };
+
+    /// What the isolate keeps between requests: built from the settings on
+    /// the first request (settings cannot change within an isolate).
+    struct State {
+        gate: Rc<Gate>,
+        cache: JwksCache,
+        /// The JWKS fetch under way, which other requests may wait for.
+        in_flight: Option<js_sys::Promise>,
+    }
+
+    thread_local! {
+        static STATE: RefCell<Option<Result<State, ConfigError>>> = const { RefCell::new(None) };
+    }
+
+    /// The one place that reads the clock: milliseconds since the epoch.
+    fn clock_ms() -> u64 {
+        let ms = js_sys::Date::now();
+        if ms.is_finite() && ms > 0.0 {
+            ms as u64
+        } else {
+            0
+        }
+    }
+
+    /// Runs `f` on the isolate's state, if it was built without error.
+    /// No borrow is held across an `await`, so the borrow cannot fail.
+    fn with_state<R>(f: impl FnOnce(&mut State) -> R) -> Option<R> {
+        STATE.with(|cell| match cell.try_borrow_mut().ok()?.as_mut() {
+            Some(Ok(state)) => Some(f(state)),
+            _ => None,
+        })
+    }
+
+    /// The gate, building the state from `env` on first use.
+    fn gate(env: &Env) -> Result<Rc<Gate>, Problem> {
+        STATE.with(|cell| {
+            let mut slot = cell
+                .try_borrow_mut()
+                .map_err(|_| Problem::internal_error())?;
+            let state = slot.get_or_insert_with(|| {
+                let config = Config::from_vars(|name| read_var(env, name));
+                config
+                    .map(|config| State {
+                        gate: Rc::new(Gate::new(&config)),
+                        cache: JwksCache::new(),
+                        in_flight: None,
+                    })
+                    .inspect_err(|e| console_error!("edgeauth: {e}"))
+            });
+            match state {
+                Ok(state) => Ok(Rc::clone(&state.gate)),
+                Err(e) => Err(Problem::config(e)),
+            }
+        })
+    }
+
+    /// A `[vars]` value as text: strings as they are, other JSON values
+    /// (a number, a TOML table) serialized.
+    fn read_var(env: &Env, name: &str) -> Option<String> {
+        let value = js_sys::Reflect::get(env, &JsValue::from_str(name)).ok()?;
+        if value.is_undefined() || value.is_null() {
+            return None;
+        }
+        value
+            .as_string()
+            .or_else(|| js_sys::JSON::stringify(&value).ok()?.as_string())
+    }
+
+    #[event(fetch)]
+    async fn fetch(
+        req: web_sys::Request,
+        env: Env,
+        ctx: Context,
+    ) -> worker::Result<web_sys::Response> {
+        match handle(&req, &env, &ctx).await {
+            Ok(response) => Ok(response),
+            Err(problem) => Ok(problem_response(&problem)?),
+        }
+    }
+
+    async fn handle(
+        req: &web_sys::Request,
+        env: &Env,
+        ctx: &Context,
+    ) -> Result<web_sys::Response, Problem> {
+        let now_ms = clock_ms();
+        let mut gate = gate(env)?;
+        let url = req.url();
+        let path = path_only(path_and_query(&url));
+        let method = req.method();
+        let headers = req.headers();
+        let authorization = headers.get("authorization").ok().flatten();
+        let cookie = headers.get("cookie").ok().flatten();
+        let token = token_from(authorization.as_deref(), cookie.as_deref());
+
+        let mut decision = gate.decide(&method, path, token, now_ms / 1000);
+        if let Some(jwks_url) = gate.jwks_url() {
+            if decision.is_unknown_key() {
+                if refresh_keys(jwks_url, Need::UnknownKey, now_ms, ctx).await {
+                    gate = self::gate(env)?;
+                    decision = gate.decide(&method, path, token, now_ms / 1000);
+                }
+                let cold =
+                    with_state(|s| (!s.cache.loaded()).then(|| s.cache.retry_after(clock_ms())));
+                if let (true, Some(Some(retry_after))) = (decision.is_unknown_key(), cold) {
+                    return Err(Problem::jwks_unavailable(retry_after));
+                }
+            } else {
+                // Serve with the keys at hand; refresh stale ones meanwhile.
+                refresh_keys(jwks_url, Need::Stale, now_ms, ctx).await;
+            }
+        }
+        match decision {
+            Decision::Deny(denial) => Err(denial.problem()),
+            Decision::Forward(identity) => {
+                let headers = web_sys::Headers::new_with_headers(&headers).map_err(internal)?;
+                // Whatever the client sent as X-Edgeauth-* goes, on every route.
+                let spoofed: Vec<String> = headers
+                    .keys()
+                    .into_iter()
+                    .filter_map(|name| name.ok()?.as_string())
+                    .filter(|name| is_identity_header(name))
+                    .collect();
+                for name in spoofed {
+                    headers.delete(&name).map_err(internal)?;
+                }
+                for (name, value) in identity.iter().flat_map(|identity| identity.headers()) {
+                    headers.set(name, &value).map_err(internal)?;
+                }
+                let init = web_sys::RequestInit::new();
+                init.set_method(&method);
+                init.set_headers(&headers);
+                init.set_redirect(web_sys::RequestRedirect::Manual);
+                if let Some(body) = req.body() {
+                    init.set_body(&body);
+                }
+                let outbound =
+                    web_sys::Request::new_with_str_and_init(&gate.forward_url(&url), &init)
+                        .map_err(internal)?;
+                let response = JsFuture::from(global_fetch(&outbound)).await.map_err(|e| {
+                    console_error!("edgeauth: origin fetch failed: {e:?}");
+                    Problem::bad_gateway()
+                })?;
+                response.dyn_into().map_err(internal)
+            }
+        }
+    }
+
+    /// Starts or joins a JWKS fetch as the cache plans it. For an unknown
+    /// key, waits for it and returns whether one ran; a stale refresh runs
+    /// in the background.
+    async fn refresh_keys(url: &str, need: Need, now_ms: u64, ctx: &Context) -> bool {
+        let promise = with_state(|state| match state.cache.plan(need, now_ms) {
+            Plan::Skip => None,
+            Plan::Wait => state.in_flight.clone(),
+            Plan::Start => {
+                let ticket = state.cache.started(now_ms);
+                let promise = future_to_promise(fetch_keys(url.to_owned(), ticket));
+                state.in_flight = Some(promise.clone());
+                Some(promise)
+            }
+        });
+        let Some(Some(promise)) = promise else {
+            return false;
+        };
+        // The fetch outlives this request if need be.
+        let context: &worker::worker_sys::Context = ctx.as_ref();
+        if let Err(e) = context.wait_until(&promise) {
+            console_warn!("edgeauth: waitUntil failed: {e:?}");
+        }
+        if need == Need::Stale {
+            return false;
+        }
+        // Never rejects: fetch_keys reports failures in the state.
+        let _ = JsFuture::from(promise).await;
+        true
+    }
+
+    /// Fetches the JWKS and records the outcome; keeps the last good set
+    /// when it fails.
+    async fn fetch_keys(url: String, ticket: u64) -> Result<JsValue, JsValue> {
+        let outcome = fetch_key_set(&url).await;
+        let now_ms = clock_ms();
+        with_state(|state| {
+            match outcome {
+                Ok((keys, cache_control)) => {
+                    Rc::make_mut(&mut state.gate).set_keys(keys);
+                    state
+                        .cache
+                        .finished(ticket, now_ms, Ok(cache_control.as_deref()));
+                }
+                Err(why) => {
+                    console_warn!("edgeauth: JWKS fetch from {url} failed: {why}");
+                    state.cache.finished(ticket, now_ms, Err(()));
+                }
+            }
+            if !state.cache.is_fetching() {
+                state.in_flight = None;
+            }
+        });
+        Ok(JsValue::UNDEFINED)
+    }
+
+    async fn fetch_key_set(url: &str) -> Result<(KeySet, Option<String>), String> {
+        let init = web_sys::RequestInit::new();
+        init.set_method("GET");
+        init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(
+            JWKS_FETCH_TIMEOUT_MS as u32,
+        )));
+        let request =
+            web_sys::Request::new_with_str_and_init(url, &init).map_err(|e| format!("{e:?}"))?;
+        let response: web_sys::Response = JsFuture::from(global_fetch(&request))
+            .await
+            .and_then(JsCast::dyn_into)
+            .map_err(|e| format!("{e:?}"))?;
+        if response.status() != 200 {
+            return Err(format!("status {}", response.status()));
+        }
+        let cache_control = response.headers().get("cache-control").ok().flatten();
+        let text = JsFuture::from(response.text().map_err(|e| format!("{e:?}"))?)
+            .await
+            .map_err(|e| format!("{e:?}"))?
+            .as_string()
+            .ok_or("body is not text")?;
+        let keys = KeySet::from_jwks(&text).map_err(|e| e.to_string())?;
+        if keys.is_empty() {
+            return Err("no Ed25519 signature key".to_owned());
+        }
+        Ok((keys, cache_control))
+    }
+
+    fn global_fetch(request: &web_sys::Request) -> js_sys::Promise {
+        js_sys::global()
+            .unchecked_into::<web_sys::WorkerGlobalScope>()
+            .fetch_with_request(request)
+    }
+
+    /// Logs a failure of the Workers API once and answers generically.
+    fn internal(error: JsValue) -> Problem {
+        console_error!("edgeauth: {error:?}");
+        Problem::internal_error()
+    }
+
+    fn problem_response(problem: &Problem) -> Result<web_sys::Response, JsValue> {
+        let headers = web_sys::Headers::new()?;
+        headers.set("content-type", PROBLEM_JSON)?;
+        headers.set("cache-control", "no-store")?;
+        if let Some(challenge) = problem.www_authenticate() {
+            headers.set("www-authenticate", challenge)?;
+        }
+        if let Some(seconds) = problem.retry_after() {
+            headers.set("retry-after", &seconds.to_string())?;
+        }
+        let init = web_sys::ResponseInit::new();
+        init.set_status(problem.status());
+        init.set_headers(&headers);
+        web_sys::Response::new_with_opt_str_and_init(Some(&problem.to_json()), &init)
+    }
+}
