@@ -258,9 +258,10 @@ impl Problem {
             s if s.is_client_error() => AppError::bad_request("the request is malformed"),
             _ => AppError::Internal("unreachable: not logged".into()),
         };
-        let mut response = error.problem().into_response_with(&error);
-        *response.status_mut() = status;
-        response
+        let mut problem = error.problem();
+        problem.status = status.as_u16();
+        problem.title = status.canonical_reason().unwrap_or("Error");
+        problem.into_response_with(&error)
     }
 
     fn into_response_with(self, error: &AppError) -> Response {

@@ -1,0 +1,179 @@
+//! The storage conformance story: what every backend must do, run here
+//! against SQLite (and, later, against PostgreSQL with the same function).
+
+use edgeauth_server::{
+    NewSession, RotateOutcome, Rotation, SqliteStore, Store, StoreError, StoredKey, Synchronous,
+    User,
+};
+
+use crate::support::{T0, TempDir};
+
+fn session(id: &str, user: &str, at: u64, hash: u8) -> NewSession {
+    NewSession {
+        id: id.into(),
+        user_id: user.into(),
+        created_at: at,
+        expires_at: at + 100,
+        absolute_expires_at: at + 1000,
+        user_agent: None,
+        token_hash: [hash; 32],
+    }
+}
+
+fn key(kid: &str, at: u64) -> StoredKey {
+    StoredKey {
+        kid: kid.into(),
+        public_key: vec![1; 32],
+        sealed_seed: vec![2; 57],
+        created_at: at,
+        retired_at: None,
+    }
+}
+
+/// The conformance suite, for any backend.
+async fn conformance(store: &dyn Store) {
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap(); // idempotent
+
+    let user = User {
+        id: "u1".into(),
+        email: "a@example.com".into(),
+        name: None,
+        password_hash: "$argon2id$...".into(),
+        created_at: T0,
+    };
+    store.create_user(&user).await.unwrap();
+    let dup = User {
+        id: "u2".into(),
+        ..user.clone()
+    };
+    assert!(matches!(
+        store.create_user(&dup).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        store
+            .user_by_email("a@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        "u1"
+    );
+    assert!(store.user_by_id("nope").await.unwrap().is_none());
+
+    // Keys: the first insert is conditional; rotation retires atomically.
+    assert!(store.insert_first_key(&key("k1", T0)).await.unwrap());
+    assert!(!store.insert_first_key(&key("k2", T0)).await.unwrap());
+    store.rotate_key(&key("k3", T0 + 1), T0 + 1).await.unwrap();
+    let keys = store.signing_keys().await.unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_eq!((keys[0].kid.as_str(), keys[0].retired_at), ("k3", None));
+    assert_eq!(
+        (keys[1].kid.as_str(), keys[1].retired_at),
+        ("k1", Some(T0 + 1))
+    );
+
+    // Sessions and rotation by conditional update.
+    assert!(
+        store
+            .create_session(&session("s1", "u1", T0, 1), 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let rotation = Rotation {
+        parent_hash: [1; 32],
+        child_hash: [2; 32],
+        session_id: "s1".into(),
+        generation: 1,
+        now: T0 + 5,
+        expires_at: T0 + 105,
+    };
+    assert_eq!(
+        store.rotate_refresh(&rotation).await.unwrap(),
+        RotateOutcome::Rotated
+    );
+    assert_eq!(
+        store.rotate_refresh(&rotation).await.unwrap(),
+        RotateOutcome::AlreadyUsed
+    );
+    let parent = store.refresh_token(&[1; 32]).await.unwrap().unwrap();
+    assert_eq!(parent.used_at, Some(T0 + 5));
+    let child = store.refresh_token(&[2; 32]).await.unwrap().unwrap();
+    assert_eq!((child.generation, child.used_at), (1, None));
+    assert_eq!(
+        (child.session.last_used_at, child.session.expires_at),
+        (T0 + 5, T0 + 105)
+    );
+
+    // Eviction keeps at most max live sessions, least recently used first.
+    store
+        .create_session(&session("s2", "u1", T0 + 6, 3), 2)
+        .await
+        .unwrap();
+    let evicted = store
+        .create_session(&session("s3", "u1", T0 + 7, 4), 2)
+        .await
+        .unwrap();
+    assert_eq!(evicted, ["s1"]);
+    let live: Vec<String> = store
+        .user_sessions("u1", T0 + 8)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(live, ["s3", "s2"]);
+
+    // A revoked session cannot rotate.
+    let gone = Rotation {
+        parent_hash: [3; 32],
+        child_hash: [5; 32],
+        session_id: "s2".into(),
+        ..rotation
+    };
+    assert!(
+        store
+            .revoke_session("s2", Some("u1"), T0 + 9)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .revoke_session("s2", Some("u1"), T0 + 9)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .revoke_session("s3", Some("someone-else"), T0 + 9)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.rotate_refresh(&gone).await.unwrap(),
+        RotateOutcome::SessionGone
+    );
+    assert!(store.refresh_token(&[5; 32]).await.unwrap().is_none());
+    assert_eq!(
+        store
+            .refresh_token(&[3; 32])
+            .await
+            .unwrap()
+            .unwrap()
+            .used_at,
+        None,
+        "a refused rotation must leave no trace"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_conforms() {
+    let dir = TempDir::new();
+    let store = SqliteStore::connect(&dir.db_url(), Synchronous::Normal)
+        .await
+        .unwrap();
+    conformance(&store).await;
+    store.close().await;
+}
