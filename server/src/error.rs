@@ -319,3 +319,59 @@ impl From<crate::secret::RandomError> for AppError {
         Self::internal(e)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The wire contract: each error's status and code.
+    #[test]
+    fn codes_and_statuses_are_pinned() {
+        let cases: Vec<(AppError, u16, &str)> = vec![
+            (AppError::bad_request("x"), 400, "invalid_request"),
+            (
+                AppError::WeakPassword(vec!["too_short"]),
+                422,
+                "weak_password",
+            ),
+            (AppError::MissingToken, 401, "missing_token"),
+            (AppError::InvalidToken(VerifyError::Expired), 401, "expired"),
+            (AppError::InvalidToken(VerifyError::Revoked), 401, "revoked"),
+            (AppError::InvalidCredentials, 401, "invalid_credentials"),
+            (AppError::InvalidRefreshToken, 401, "invalid_refresh_token"),
+            (AppError::RefreshTokenReused, 401, "refresh_token_reused"),
+            (AppError::CsrfRejected, 403, "csrf_rejected"),
+            (
+                AppError::NotFound("session_not_found"),
+                404,
+                "session_not_found",
+            ),
+            (AppError::EmailTaken, 409, "email_taken"),
+            (AppError::PayloadTooLarge, 413, "payload_too_large"),
+            (
+                AppError::UnsupportedMediaType("x"),
+                415,
+                "unsupported_media_type",
+            ),
+            (AppError::TooManyAttempts(5), 429, "too_many_attempts"),
+            (AppError::Busy(1), 503, "server_busy"),
+            (AppError::internal("boom"), 500, "internal_error"),
+        ];
+        for (error, status, code) in cases {
+            assert_eq!((error.status().as_u16(), error.code()), (status, code));
+        }
+    }
+
+    #[test]
+    fn shedding_carries_retry_after_and_internals_stay_hidden() {
+        let busy = AppError::Busy(1).into_response();
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(busy.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(busy.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+        let internal = AppError::internal("database password is hunter2").problem();
+        assert_eq!(internal.detail, "an internal error occurred");
+        let token = AppError::RefreshTokenReused.into_token_response();
+        assert_eq!(token.status(), StatusCode::BAD_REQUEST);
+        assert!(token.headers().get(header::WWW_AUTHENTICATE).is_none());
+    }
+}

@@ -358,4 +358,35 @@ mod tests {
         assert!(upgraded.ok);
         assert!(upgraded.rehash.unwrap().contains("m=128"));
     }
+
+    #[tokio::test]
+    async fn saturation_sheds_with_busy_instead_of_queueing() {
+        let cheap = Argon2Costs {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        };
+        for (queue, wait_ms) in [(0, 1000), (4, 20)] {
+            let hasher = Arc::new(PasswordHasher::new(cheap, 1, queue, wait_ms).await.unwrap());
+            let (release, blocked) = std::sync::mpsc::channel::<()>();
+            let holder = {
+                let hasher = Arc::clone(&hasher);
+                tokio::spawn(async move {
+                    hasher
+                        .run(move || {
+                            let _ = blocked.recv();
+                        })
+                        .await
+                })
+            };
+            while hasher.slots.available_permits() > 0 {
+                tokio::task::yield_now().await;
+            }
+            let refused = hasher.hash(normalize("a long password")).await;
+            assert!(matches!(refused, Err(AppError::Busy(1))), "{refused:?}");
+            release.send(()).unwrap();
+            holder.await.unwrap().unwrap();
+            assert!(hasher.hash(normalize("a long password")).await.is_ok());
+        }
+    }
 }

@@ -1,0 +1,33 @@
+-- wrk script: every connection rotates its own session's refresh token.
+-- Run with as many threads as connections (-t64 -c64), so each thread has
+-- one connection and one token chain; tokens come from tokens.txt (one per
+-- line, one per thread), made by bench.sh.
+local tokens = {}
+local next_index = 1
+
+function setup(thread)
+  if #tokens == 0 then
+    for line in io.lines(os.getenv("EDGEAUTH_BENCH_TOKENS")) do
+      tokens[#tokens + 1] = line
+    end
+  end
+  thread:set("token", tokens[next_index])
+  next_index = next_index + 1
+end
+
+function init(args)
+  failures = 0
+end
+
+request = function()
+  return wrk.format("POST", "/auth/refresh", { ["Content-Type"] = "application/json" },
+    '{"refresh_token":"' .. token .. '"}')
+end
+
+response = function(status, headers, body)
+  if status == 200 then
+    token = string.match(body, '"refresh_token":"([^"]+)"')
+  else
+    failures = failures + 1
+  end
+end
