@@ -115,7 +115,10 @@ mod tests {
     fn strings_are_escaped() {
         let mut s = String::new();
         string(&mut s, "a\"b\\c\u{1}\n\u{7f}é\u{2028}");
-        assert_eq!(s, r#""a\"b\\c\u0001\u000a"#.to_owned() + "\u{7f}é\u{2028}\"");
+        assert_eq!(
+            s,
+            r#""a\"b\\c\u0001\u000a"#.to_owned() + "\u{7f}é\u{2028}\""
+        );
     }
 
     #[test]

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Builds @edgeauth/verify from the Rust sources: `npm run build` in pkg/.
+#
+#   1. wasm-bindgen CLI at the Cargo.lock version (scripts/ensure-wasm-bindgen.sh;
+#      installs it when missing, which takes minutes once);
+#   2. crates/edgeauth-wasm for wasm32-unknown-unknown with the root
+#      Cargo.toml's `wasm-release` profile (settings chosen by measurement,
+#      see README.md "Budgets");
+#   3. wasm-bindgen --target web (ESM; the Node entry instantiates it
+#      synchronously, browsers and bundlers call init());
+#   4. wasm-opt from the npm `binaryen` devDependency (never Debian's
+#      /usr/bin/wasm-opt, which miscompiles wasm-bindgen output);
+#   5. the results into pkg/dist/ (git-ignored build output).
+#
+# Honours CARGO_TARGET_DIR (default <repo>/target). Needs `npm install` first.
+set -euo pipefail
+pkg="$(cd "$(dirname "$0")/.." && pwd)"
+root="$(cd "$pkg/.." && pwd)"
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+wasm_opt="$pkg/node_modules/.bin/wasm-opt"
+# wasm-opt passes, chosen by measurement (README.md "Budgets").
+WASM_OPT_FLAGS=(-O3)
+
+if [ ! -x "$wasm_opt" ]; then
+  echo "build: $wasm_opt is missing; run 'npm install' in pkg/ first" >&2
+  exit 1
+fi
+
+wasm_bindgen="$("$root/scripts/ensure-wasm-bindgen.sh")"
+
+echo "build: cargo build -p edgeauth-wasm (wasm-release)" >&2
+(cd "$root" && cargo build -q -p edgeauth-wasm --target wasm32-unknown-unknown --profile wasm-release)
+wasm="$target_dir/wasm32-unknown-unknown/wasm-release/edgeauth_wasm.wasm"
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+echo "build: wasm-bindgen --target web" >&2
+"$wasm_bindgen" --target web --no-typescript --out-dir "$work" --out-name edgeauth_wasm "$wasm"
+echo "build: wasm-opt ${WASM_OPT_FLAGS[*]}" >&2
+# The features rustc enables by default for wasm32-unknown-unknown.
+"$wasm_opt" "${WASM_OPT_FLAGS[@]}" \
+  --enable-bulk-memory --enable-mutable-globals --enable-nontrapping-float-to-int \
+  --enable-sign-ext --enable-reference-types --enable-multivalue \
+  "$work/edgeauth_wasm_bg.wasm" -o "$work/edgeauth_wasm_bg.wasm"
+
+rm -rf "$pkg/dist"
+mkdir -p "$pkg/dist"
+cp "$work/edgeauth_wasm.js" "$work/edgeauth_wasm_bg.wasm" "$pkg/dist/"
+size="$(wc -c < "$pkg/dist/edgeauth_wasm_bg.wasm")"
+gz="$(gzip -9c "$pkg/dist/edgeauth_wasm_bg.wasm" | wc -c)"
+echo "build: dist/edgeauth_wasm_bg.wasm: $size bytes, $gz gzipped" >&2

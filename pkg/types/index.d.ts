@@ -1,0 +1,155 @@
+// Types of @edgeauth/verify (both entry points: Node and web/bundlers).
+
+/** The claims of a verified edgeauth access token (shared/DESIGN.md). */
+export interface Claims {
+  /** Issuer URL. */
+  readonly iss: string;
+  /** Audiences; a single string `aud` becomes one element. */
+  readonly aud: readonly string[];
+  /** User id. */
+  readonly sub: string;
+  /** Session id (the refresh-token family). */
+  readonly sid: string;
+  /** Unique token id. */
+  readonly jti: string;
+  /** Issued at, seconds since the epoch. */
+  readonly iat: number;
+  /** Not before, seconds since the epoch. */
+  readonly nbf: number;
+  /** Expires at, seconds since the epoch. */
+  readonly exp: number;
+  /** Effective roles. */
+  readonly roles: readonly string[];
+  /** Effective permissions, `resource.action`, with `*` wildcards. */
+  readonly perms: readonly string[];
+  /** Tenant or organization id, when the token has one. */
+  readonly tid?: string;
+  /** Authentication methods (`pwd`, `otp`, `oauth`), when the token has them. */
+  readonly amr?: readonly string[];
+}
+
+/** The roles and permissions that authorization looks at. */
+export interface Grants {
+  readonly roles: readonly string[];
+  readonly perms: readonly string[];
+}
+
+/** A JSON Web Key Set: `{"keys": [...]}`. */
+export interface Jwks {
+  keys: ReadonlyArray<Record<string, unknown>>;
+}
+
+export interface VerifierOptions {
+  /** The trusted keys: a JWKS object or its JSON text. */
+  jwks: Jwks | string;
+  /** The expected `iss`. */
+  issuer: string;
+  /** The audience this service is (one of the token's `aud` values). */
+  audience: string;
+  /** Clock-skew leeway for `exp`, `nbf` and `iat`, in seconds. Default 30. */
+  leeway?: number;
+  /** Whether the header `typ` must be `at+jwt` (RFC 9068). Default true. */
+  requireType?: boolean;
+  /** How many verified tokens to remember (keyed by hash). Default 1024; 0 disables the cache. */
+  cacheSize?: number;
+  /** Refuse tokens of revoked sessions (`revoked`): return true for a revoked session id. */
+  isRevoked?: ((sid: string) => boolean) | null;
+  /** Seconds since the epoch; the default `now` (and the JWKS refetch clock). For tests. */
+  clock?: () => number;
+}
+
+export interface JwksUrlOptions extends Omit<VerifierOptions, 'jwks'> {
+  /** The fetch implementation; default `globalThis.fetch`. */
+  fetch?: (url: string, init?: { headers?: Record<string, string> }) => Promise<Response>;
+}
+
+/** What `authorize` requires; every list is optional. */
+export interface Requirement {
+  /** At least one of these roles. */
+  anyRoles?: readonly string[];
+  /** Every one of these roles. */
+  allRoles?: readonly string[];
+  /** Every one of these permissions (`resource.action`). */
+  perms?: readonly string[];
+}
+
+/** The core's error codes (shared/DESIGN.md). */
+export type VerifyErrorCode =
+  | 'token_too_large'
+  | 'malformed'
+  | 'unsupported_alg'
+  | 'wrong_type'
+  | 'unknown_key'
+  | 'bad_signature'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'wrong_issuer'
+  | 'wrong_audience'
+  | 'revoked'
+  | 'missing_token'
+  | 'route_denied'
+  | 'insufficient_role'
+  | 'insufficient_permission'
+  | 'invalid_jwks'
+  | 'invalid_policy';
+
+/** A token, authorization or configuration failure, with the core's code. */
+export class VerifyError extends Error {
+  readonly name: 'VerifyError';
+  /** The core's stable code. */
+  readonly code: VerifyErrorCode;
+  /** The HTTP status to answer with (401 or 403), for token and access failures. */
+  readonly status?: 401 | 403;
+  constructor(code: VerifyErrorCode, message?: string, status?: 401 | 403);
+}
+
+/** Checks edgeauth access tokens against a key set, an issuer and an audience. */
+export class Verifier {
+  /** Throws VerifyError `invalid_jwks` for a bad key set, TypeError for bad options. */
+  constructor(options: VerifierOptions);
+  /**
+   * Fetches the JWKS and makes a verifier that refetches it on an unknown
+   * `kid` (at most once a minute) and after its Cache-Control max-age.
+   */
+  static fromJwksUrl(url: string | URL, options: JwksUrlOptions): Promise<Verifier>;
+  /** Verifies a token at `now` (seconds since the epoch; default the current time). */
+  verify(token: string, now?: number): Claims;
+  /** Like verify(); waits for a JWKS refetch on an unknown `kid` (fromJwksUrl verifiers). */
+  verifyAsync(token: string, now?: number): Promise<Claims>;
+  /** Throws VerifyError `insufficient_role` / `insufficient_permission` unless `claims` meet `requirement`. */
+  authorize(claims: Grants, requirement?: Requirement): void;
+  /** Replaces the trusted keys and empties the cache. */
+  setJwks(jwks: Jwks | string): void;
+  /** The ids of the trusted keys, in JWKS order. */
+  kids(): string[];
+}
+
+/** Throws VerifyError `insufficient_role` / `insufficient_permission` unless `claims` meet `requirement`. */
+export function authorize(claims: Grants, requirement?: Requirement): void;
+
+/** A route rule (shared/DESIGN.md, "Route rules"). */
+export interface RouteRule {
+  methods?: readonly string[];
+  path: string;
+  public?: boolean;
+  require?: { any_roles?: readonly string[]; all_roles?: readonly string[]; perms?: readonly string[] };
+}
+
+/** Ordered route rules: the first rule that matches a request decides. */
+export class RoutePolicy {
+  /** Throws VerifyError `invalid_policy` for bad rules. */
+  constructor(rules: string | readonly RouteRule[] | { rules: readonly RouteRule[]; default?: 'deny' | 'authenticated' | 'allow' });
+  /**
+   * Returns when the request may pass; throws VerifyError `route_denied`,
+   * `missing_token`, `insufficient_role` or `insufficient_permission`.
+   */
+  check(method: string, path: string, claims?: Grants | null): void;
+}
+
+/**
+ * Loads the WebAssembly module; await it once before using the package in
+ * browsers (in Node it resolves at once). Optionally where to load it from.
+ */
+export function init(
+  moduleOrPath?: string | URL | Request | Response | BufferSource | WebAssembly.Module,
+): Promise<void>;
