@@ -55,20 +55,12 @@ impl UserView {
 
 /// The current user. Roles and permissions are those of the access token,
 /// i.e. what the token may do at the gate right now.
-async fn me(
-    State(state): State<AppState>,
-    auth: Authenticated,
-) -> Result<Json<UserView>, AppError> {
-    let user = state
-        .store
-        .user_by_id(&auth.claims.sub)
-        .await?
-        .ok_or(AppError::InvalidToken(edgeauth_core::VerifyError::Revoked))?;
-    Ok(Json(UserView::new(
-        &user,
+async fn me(auth: Authenticated) -> Json<UserView> {
+    Json(UserView::new(
+        &auth.user,
         auth.claims.roles,
         auth.claims.perms,
-    )))
+    ))
 }
 
 #[derive(Debug, Serialize)]

@@ -202,7 +202,7 @@ async fn logout(
     let access = extract::access_token(&state, &headers)?;
     let session_id = match access {
         Some((token, TokenSource::Bearer)) => {
-            Some(extract::verify_access(&state, token, now).await?.sid)
+            Some(extract::verify_access(&state, token, now).await?.0.sid)
         }
         _ => match presented_refresh(&state, &headers, &body)? {
             Some(refresh) => auth::refresh::session_of(&*state.store, &refresh)
@@ -211,7 +211,7 @@ async fn logout(
             None => match access {
                 Some((token, _)) => {
                     extract::check_origin(&state, &headers)?;
-                    Some(extract::verify_access(&state, token, now).await?.sid)
+                    Some(extract::verify_access(&state, token, now).await?.0.sid)
                 }
                 None => return Err(AppError::MissingToken),
             },

@@ -9,7 +9,7 @@ use axum::{
 use edgeauth_core::{Claims, VerifyError};
 use serde::de::DeserializeOwned;
 
-use crate::{config::origin_of, error::AppError, state::AppState};
+use crate::{config::origin_of, error::AppError, state::AppState, store::User};
 
 /// What a body claims to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,15 +134,18 @@ pub(crate) fn access_token<'a>(
     Ok(cookie(headers, &state.config.access_cookie).map(|t| (t, TokenSource::Cookie)))
 }
 
-/// Verifies an access token and checks that its session is still live.
+/// Verifies an access token and checks that its session is still live;
+/// returns the claims and the session's user.
 pub(crate) async fn verify_access(
     state: &AppState,
     token: &str,
     now: u64,
-) -> Result<Claims, AppError> {
+) -> Result<(Claims, User), AppError> {
     let claims = state.keys.verify(&*state.store, token, now).await?;
-    match state.store.session(&claims.sid).await? {
-        Some(session) if session.user_id == claims.sub && session.is_live(now) => Ok(claims),
+    match state.store.session_with_user(&claims.sid).await? {
+        Some((session, user)) if session.user_id == claims.sub && session.is_live(now) => {
+            Ok((claims, user))
+        }
         _ => Err(AppError::InvalidToken(VerifyError::Revoked)),
     }
 }
@@ -152,6 +155,7 @@ pub(crate) async fn verify_access(
 #[derive(Debug)]
 pub(crate) struct Authenticated {
     pub(crate) claims: Claims,
+    pub(crate) user: User,
     pub(crate) now: u64,
 }
 
@@ -161,11 +165,11 @@ impl FromRequestParts<AppState> for Authenticated {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let now = state.now();
         let (token, source) = access_token(state, &parts.headers)?.ok_or(AppError::MissingToken)?;
-        let claims = verify_access(state, token, now).await?;
+        let (claims, user) = verify_access(state, token, now).await?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if source == TokenSource::Cookie && !safe {
             check_origin(state, &parts.headers)?;
         }
-        Ok(Self { claims, now })
+        Ok(Self { claims, user, now })
     }
 }

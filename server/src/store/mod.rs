@@ -237,6 +237,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<String>, StoreError>;
     /// A session by id.
     async fn session(&self, id: &str) -> Result<Option<Session>, StoreError>;
+    /// A session by id with its user, in one lookup (every authenticated
+    /// request makes it).
+    async fn session_with_user(&self, id: &str) -> Result<Option<(Session, User)>, StoreError>;
     /// A user's live sessions at `now`, most recently used first.
     async fn user_sessions(&self, user_id: &str, now: u64) -> Result<Vec<Session>, StoreError>;
     /// Revokes a session (only if it belongs to `user_id` when given);

@@ -449,6 +449,29 @@ impl Store for SqliteStore {
             .transpose()
     }
 
+    async fn session_with_user(&self, id: &str) -> Result<Option<(Session, User)>, StoreError> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS}, u.email, u.name, u.password_hash, \
+             u.created_at AS user_created_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?;
+        let Some(row) = row else { return Ok(None) };
+        let session = session_from(&row)?;
+        let user = User {
+            id: session.user_id.clone(),
+            email: get_str(&row, "email")?,
+            name: row.try_get("name").map_err(backend)?,
+            password_hash: get_str(&row, "password_hash")?,
+            created_at: get_time(&row, "user_created_at")?,
+        };
+        Ok(Some((session, user)))
+    }
+
     async fn user_sessions(&self, user_id: &str, now: u64) -> Result<Vec<Session>, StoreError> {
         let sql = format!(
             "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.user_id = ? \

@@ -82,6 +82,12 @@ async fn conformance(store: &dyn Store) {
             .unwrap()
             .is_empty()
     );
+    let (found, owner) = store.session_with_user("s1").await.unwrap().unwrap();
+    assert_eq!(
+        (found.user_id.as_str(), owner.email.as_str()),
+        ("u1", "a@example.com")
+    );
+    assert!(store.session_with_user("nope").await.unwrap().is_none());
     let rotation = Rotation {
         parent_hash: [1; 32],
         child_hash: [2; 32],
