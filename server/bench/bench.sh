@@ -41,7 +41,9 @@ login() { curl -fsS -H 'content-type: application/json' -d "$json" "$BASE/auth/t
 ACCESS="$(login | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')"
 for _ in $(seq 1 64); do
   login | sed -n 's/.*"refresh_token":"\([^"]*\)".*/\1/p'
-done > tokens.txt
+  echo
+done | grep . > tokens.txt
+[ "$(wc -l < tokens.txt)" = 64 ] || { echo "could not sign in 64 sessions" >&2; exit 1; }
 
 echo; echo "== GET /auth/me (bearer), 64 connections, $DURATION"
 wrk -t2 -c64 -d"$DURATION" --latency -H "Authorization: Bearer $ACCESS" "$BASE/auth/me"

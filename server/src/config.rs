@@ -140,6 +140,10 @@ pub struct Config {
     /// `KEY_RELOAD` in seconds: how often a running server rereads the
     /// signing keys (to see `keys rotate`), default 30.
     pub key_reload: u64,
+    /// `SESSION_CACHE` in seconds, default 30: how long this process may
+    /// trust a session it found live. Its own revocations apply at once;
+    /// 0 disables (several instances sharing one database).
+    pub session_cache: u64,
     /// `SQLITE_SYNCHRONOUS`: normal (default) or full.
     pub sqlite_synchronous: Synchronous,
     /// `LOG`: error, warn, info (default), debug or trace.
@@ -211,6 +215,7 @@ const KNOWN: &[&str] = &[
     "BODY_LIMIT",
     "JWKS_MAX_AGE",
     "KEY_RELOAD",
+    "SESSION_CACHE",
     "SQLITE_SYNCHRONOUS",
     "LOG",
 ];
@@ -554,6 +559,7 @@ impl Config {
         if key_reload == 0 {
             return Err(ConfigError::new("KEY_RELOAD", "must be at least 1s"));
         }
+        let session_cache = raw.duration_secs("SESSION_CACHE", 30)?;
         let sqlite_synchronous =
             raw.parse("SQLITE_SYNCHRONOUS", Synchronous::Normal, |v| {
                 match v.to_ascii_lowercase().as_str() {
@@ -615,6 +621,7 @@ impl Config {
             body_limit,
             jwks_max_age,
             key_reload,
+            session_cache,
             sqlite_synchronous,
             log,
         })

@@ -7,6 +7,7 @@ use crate::{
         limiter::LoginLimiter,
         password::{PasswordHasher, PasswordPolicy},
         refresh::{SessionPolicy, SuccessorKey},
+        session_cache::SessionCache,
         tokens::{self, Keyring},
     },
     clock::Clock,
@@ -28,6 +29,7 @@ pub struct AppState {
     pub(crate) policy: Arc<PasswordPolicy>,
     pub(crate) successor: Arc<SuccessorKey>,
     pub(crate) limiter: Arc<LoginLimiter>,
+    pub(crate) sessions: Arc<SessionCache>,
     pub(crate) master: Arc<MasterKey>,
 }
 
@@ -73,6 +75,7 @@ impl AppState {
                 config.login_max_failures,
                 config.login_window,
             )),
+            sessions: Arc::new(SessionCache::new(config.session_cache)),
             config: Arc::new(config),
             store,
             clock,
@@ -107,6 +110,21 @@ impl AppState {
         let kid = tokens::rotate(&*self.store, &self.master, self.now()).await?;
         self.reload_keys().await?;
         Ok(kid)
+    }
+
+    /// Revokes a session (only the user's own, when `user_id` is given) and
+    /// forgets it from the session cache at once.
+    pub(crate) async fn revoke_session(
+        &self,
+        id: &str,
+        user_id: Option<&str>,
+        now: u64,
+    ) -> Result<bool, AppError> {
+        let revoked = self.store.revoke_session(id, user_id, now).await?;
+        if revoked {
+            self.sessions.forget(id);
+        }
+        Ok(revoked)
     }
 
     pub(crate) fn session_policy(&self) -> SessionPolicy {

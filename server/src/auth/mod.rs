@@ -5,6 +5,7 @@ pub(crate) mod limiter;
 pub(crate) mod password;
 pub(crate) mod refresh;
 pub(crate) mod roles;
+pub(crate) mod session_cache;
 pub(crate) mod tokens;
 
 use edgeauth_core::Claims;
@@ -75,10 +76,11 @@ pub(crate) async fn register(
         .policy
         .check(password, &email)
         .map_err(AppError::WeakPassword)?;
+    let slot = state.hasher.slot().await?;
     if state.store.user_by_email(&email).await?.is_some() {
         return Err(AppError::EmailTaken);
     }
-    let password_hash = state.hasher.hash(normalized).await?;
+    let password_hash = state.hasher.hash(slot, normalized).await?;
     let id = uuid::Builder::from_random_bytes(random()?)
         .into_uuid()
         .to_string();
@@ -107,13 +109,18 @@ pub(crate) async fn login(
 ) -> Result<TokenPair, AppError> {
     let key = email.trim().to_lowercase();
     state.limiter.check(&key, now)?;
+    let slot = state.hasher.slot().await?;
     let user = match normalize_email(email) {
         Ok(email) => state.store.user_by_email(&email).await?,
         Err(_) => None,
     };
     let verified = state
         .hasher
-        .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
+        .verify(
+            slot,
+            password,
+            user.as_ref().map(|u| u.password_hash.as_str()),
+        )
         .await?;
     let Some(user) = user.filter(|_| verified.ok) else {
         state.limiter.failed(&key, now);
@@ -126,6 +133,7 @@ pub(crate) async fn login(
     }
     let granted = refresh::start(
         &*state.store,
+        &state.sessions,
         state.session_policy(),
         &user.id,
         user_agent,
@@ -143,6 +151,7 @@ pub(crate) async fn refresh(
 ) -> Result<TokenPair, AppError> {
     let granted = refresh::rotate(
         &*state.store,
+        &state.sessions,
         &state.successor,
         state.session_policy(),
         token,

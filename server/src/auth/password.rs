@@ -13,7 +13,7 @@ use argon2::{
     ARGON2ID_IDENT, Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _,
     PasswordVerifier as _, Version,
 };
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use unicode_normalization::UnicodeNormalization as _;
 
 use crate::{
@@ -113,6 +113,10 @@ pub(crate) struct Verified {
     pub(crate) rehash: Option<String>,
 }
 
+/// A reserved hashing slot; dropping it frees the slot.
+#[derive(Debug)]
+pub(crate) struct HashSlot(#[allow(dead_code, reason = "held, not read")] OwnedSemaphorePermit);
+
 /// argon2id with bounded concurrency: at most `concurrency` hashes run at
 /// once on blocking threads, at most `queue` requests wait, each at most
 /// `wait`; beyond that, callers get [`AppError::Busy`] at once.
@@ -150,8 +154,9 @@ impl PasswordHasher {
             dummy: String::new(),
         };
         let dummy_password: [u8; 24] = random()?;
+        let slot = hasher.slot().await?;
         hasher.dummy = hasher
-            .hash(SecretString::new(crate::secret::b64(&dummy_password)))
+            .hash(slot, SecretString::new(crate::secret::b64(&dummy_password)))
             .await?;
         Ok(hasher)
     }
@@ -160,11 +165,11 @@ impl PasswordHasher {
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
     }
 
-    /// Runs `work` on a blocking thread once a hashing slot is free.
-    async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, AppError> {
+    /// Waits for a hashing slot, or refuses at once with
+    /// [`AppError::Busy`] when too many already wait or the wait is too
+    /// long. Taken before any other work of a login, so that shedding a
+    /// flood costs next to nothing.
+    pub(crate) async fn slot(&self) -> Result<HashSlot, AppError> {
         let queued = self.waiting.fetch_add(1, Ordering::SeqCst);
         let permit = if queued >= self.queue && self.slots.available_permits() == 0 {
             None
@@ -175,12 +180,17 @@ impl PasswordHasher {
                 .and_then(Result::ok)
         };
         self.waiting.fetch_sub(1, Ordering::SeqCst);
-        let Some(permit) = permit else {
-            return Err(AppError::Busy(1));
-        };
+        permit.map(HashSlot).ok_or(AppError::Busy(1))
+    }
+
+    /// Runs `work` on a blocking thread, holding the slot until it is done.
+    async fn run<T: Send + 'static>(
+        slot: HashSlot,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AppError> {
         tokio::task::spawn_blocking(move || {
             let out = work();
-            drop(permit);
+            drop(slot);
             out
         })
         .await
@@ -188,10 +198,14 @@ impl PasswordHasher {
     }
 
     /// Hashes an (already normalised) password with the current parameters.
-    pub(crate) async fn hash(&self, password: SecretString) -> Result<String, AppError> {
+    pub(crate) async fn hash(
+        &self,
+        slot: HashSlot,
+        password: SecretString,
+    ) -> Result<String, AppError> {
         let params = self.params.clone();
         let salt: [u8; 16] = random()?;
-        self.run(move || {
+        Self::run(slot, move || {
             Self::argon2(params)
                 .hash_password_with_salt(password.expose().as_bytes(), &salt)
                 .map(|h| h.to_string())
@@ -204,6 +218,7 @@ impl PasswordHasher {
     /// dummy hash when the user does not exist (same work either way).
     pub(crate) async fn verify(
         &self,
+        slot: HashSlot,
         password: &SecretString,
         stored: Option<&str>,
     ) -> Result<Verified, AppError> {
@@ -218,7 +233,7 @@ impl PasswordHasher {
         let stored = stored.unwrap_or(&self.dummy).to_owned();
         let current = self.params.clone();
         let salt: [u8; 16] = random()?;
-        self.run(move || {
+        Self::run(slot, move || {
             let Ok(parsed) = PasswordHash::new(&stored) else {
                 return Verified {
                     ok: false,
@@ -323,20 +338,35 @@ mod tests {
             parallelism: 1,
         };
         let old = PasswordHasher::new(cheap, 1, 4, 1000).await.unwrap();
-        let hash = old.hash(normalize("a long password")).await.unwrap();
+        let hash = old
+            .hash(old.slot().await.unwrap(), normalize("a long password"))
+            .await
+            .unwrap();
         assert!(hash.starts_with("$argon2id$"));
         let same = old
-            .verify(&SecretString::new("a long password"), Some(&hash))
+            .verify(
+                old.slot().await.unwrap(),
+                &SecretString::new("a long password"),
+                Some(&hash),
+            )
             .await
             .unwrap();
         assert!(same.ok && same.rehash.is_none());
         let wrong = old
-            .verify(&SecretString::new("a long passworD"), Some(&hash))
+            .verify(
+                old.slot().await.unwrap(),
+                &SecretString::new("a long passworD"),
+                Some(&hash),
+            )
             .await
             .unwrap();
         assert!(!wrong.ok);
         let dummy = old
-            .verify(&SecretString::new("a long password"), None)
+            .verify(
+                old.slot().await.unwrap(),
+                &SecretString::new("a long password"),
+                None,
+            )
             .await
             .unwrap();
         assert!(!dummy.ok);
@@ -352,7 +382,11 @@ mod tests {
         .await
         .unwrap();
         let upgraded = newer
-            .verify(&SecretString::new("a long password"), Some(&hash))
+            .verify(
+                newer.slot().await.unwrap(),
+                &SecretString::new("a long password"),
+                Some(&hash),
+            )
             .await
             .unwrap();
         assert!(upgraded.ok);
@@ -369,24 +403,21 @@ mod tests {
         for (queue, wait_ms) in [(0, 1000), (4, 20)] {
             let hasher = Arc::new(PasswordHasher::new(cheap, 1, queue, wait_ms).await.unwrap());
             let (release, blocked) = std::sync::mpsc::channel::<()>();
-            let holder = {
-                let hasher = Arc::clone(&hasher);
-                tokio::spawn(async move {
-                    hasher
-                        .run(move || {
-                            let _ = blocked.recv();
-                        })
-                        .await
-                })
-            };
-            while hasher.slots.available_permits() > 0 {
-                tokio::task::yield_now().await;
-            }
-            let refused = hasher.hash(normalize("a long password")).await;
+            let held = hasher.slot().await.unwrap();
+            let holder = tokio::spawn(PasswordHasher::run(held, move || {
+                let _ = blocked.recv();
+            }));
+            let refused = hasher.slot().await;
             assert!(matches!(refused, Err(AppError::Busy(1))), "{refused:?}");
             release.send(()).unwrap();
             holder.await.unwrap().unwrap();
-            assert!(hasher.hash(normalize("a long password")).await.is_ok());
+            let slot = hasher.slot().await.unwrap();
+            assert!(
+                hasher
+                    .hash(slot, normalize("a long password"))
+                    .await
+                    .is_ok()
+            );
         }
     }
 }

@@ -16,6 +16,8 @@ use crate::{
     store::{NewSession, RefreshRecord, RotateOutcome, Rotation, Session, Store},
 };
 
+use super::session_cache::SessionCache;
+
 /// A refresh token's value. `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct RefreshToken([u8; 32]);
@@ -93,6 +95,7 @@ pub(crate) struct Granted {
 /// Starts a session (a new family) for a user who just signed in.
 pub(crate) async fn start(
     store: &dyn Store,
+    cache: &SessionCache,
     policy: SessionPolicy,
     user_id: &str,
     user_agent: Option<String>,
@@ -118,6 +121,9 @@ pub(crate) async fn start(
             policy.max_sessions,
         )
         .await?;
+    for id in &evicted {
+        cache.forget(id);
+    }
     if !evicted.is_empty() {
         tracing::info!(
             user_id,
@@ -143,6 +149,7 @@ pub(crate) async fn start(
 ///   the whole family is revoked, `refresh_token_reused`.
 pub(crate) async fn rotate(
     store: &dyn Store,
+    cache: &SessionCache,
     key: &SuccessorKey,
     policy: SessionPolicy,
     presented: &RefreshToken,
@@ -194,7 +201,9 @@ pub(crate) async fn rotate(
                     let expires_at = successor.session.expires_at;
                     return Ok(granted(successor.session, child, expires_at));
                 }
-                if store.revoke_session(&session.id, None, now).await? {
+                let revoked = store.revoke_session(&session.id, None, now).await?;
+                cache.forget(&session.id);
+                if revoked {
                     tracing::warn!(
                         session_id = %session.id,
                         user_id = %session.user_id,

@@ -105,7 +105,6 @@ async fn delete_session(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     if state
-        .store
         .revoke_session(&id, Some(&auth.claims.sub), auth.now)
         .await?
     {

@@ -218,7 +218,7 @@ async fn logout(
         },
     };
     if let Some(id) = session_id {
-        state.store.revoke_session(&id, None, now).await?;
+        state.revoke_session(&id, None, now).await?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     cookies::clear(response.headers_mut(), &state);

@@ -2,6 +2,8 @@
 //! problem+json errors), cookies, the Origin check, and the access-token
 //! extractor that every protected endpoint uses.
 
+use std::sync::Arc;
+
 use axum::{
     extract::FromRequestParts,
     http::{HeaderMap, Method, header, request::Parts},
@@ -140,10 +142,19 @@ pub(crate) async fn verify_access(
     state: &AppState,
     token: &str,
     now: u64,
-) -> Result<(Claims, User), AppError> {
+) -> Result<(Claims, Arc<User>), AppError> {
     let claims = state.keys.verify(&*state.store, token, now).await?;
+    if let Some(user) = state.sessions.get(&claims.sid, now)
+        && user.id == claims.sub
+    {
+        return Ok((claims, user));
+    }
     match state.store.session_with_user(&claims.sid).await? {
         Some((session, user)) if session.user_id == claims.sub && session.is_live(now) => {
+            let user = Arc::new(user);
+            state
+                .sessions
+                .put(&session.id, Arc::clone(&user), session.expires_at, now);
             Ok((claims, user))
         }
         _ => Err(AppError::InvalidToken(VerifyError::Revoked)),
@@ -155,7 +166,7 @@ pub(crate) async fn verify_access(
 #[derive(Debug)]
 pub(crate) struct Authenticated {
     pub(crate) claims: Claims,
-    pub(crate) user: User,
+    pub(crate) user: Arc<User>,
     pub(crate) now: u64,
 }
 
