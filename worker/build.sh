@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds the edge gate with worker-build (the root wrangler.toml's build
+# command). Output: worker/build/ (index.js, the shim; index_bg.wasm).
+#
+#   worker/build.sh            # release build
+#
+# worker-build is pinned to the `worker` crate's version and installed with
+# cargo when missing. worker-build downloads wasm-bindgen, wasm-opt and
+# esbuild unless told where they are: when worker/node_modules has binaryen
+# and esbuild (`npm install` in worker/) and a wasm-bindgen CLI matching
+# Cargo.lock is at hand (scripts/ensure-wasm-bindgen.sh), those are used,
+# so the build works offline.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+WORKER_BUILD_VERSION=0.8.7
+if [ "$(worker-build --version 2>/dev/null || true)" != "$WORKER_BUILD_VERSION" ]; then
+  echo "build.sh: installing worker-build $WORKER_BUILD_VERSION (several minutes)" >&2
+  cargo install -q --locked worker-build --version "$WORKER_BUILD_VERSION" >&2
+fi
+
+if [ -z "${WASM_OPT_BIN:-}" ] && [ -x node_modules/.bin/wasm-opt ]; then
+  export WASM_OPT_BIN="$PWD/node_modules/.bin/wasm-opt"
+fi
+if [ -z "${ESBUILD_BIN:-}" ] && [ -x node_modules/@esbuild/linux-x64/bin/esbuild ]; then
+  export ESBUILD_BIN="$PWD/node_modules/@esbuild/linux-x64/bin/esbuild"
+fi
+if [ -z "${WASM_BINDGEN_BIN:-}" ] && [ -x ../scripts/ensure-wasm-bindgen.sh ]; then
+  WASM_BINDGEN_BIN="$(../scripts/ensure-wasm-bindgen.sh)"
+  export WASM_BINDGEN_BIN
+fi
+
+# Size matters more than peak speed at the edge (upload budget, cold
+# starts): settings chosen by measurement, see README.md.
+export CARGO_PROFILE_RELEASE_OPT_LEVEL="${CARGO_PROFILE_RELEASE_OPT_LEVEL:-s}"
+export CARGO_PROFILE_RELEASE_LTO="${CARGO_PROFILE_RELEASE_LTO:-fat}"
+export CARGO_PROFILE_RELEASE_CODEGEN_UNITS="${CARGO_PROFILE_RELEASE_CODEGEN_UNITS:-1}"
+export CARGO_PROFILE_RELEASE_STRIP="${CARGO_PROFILE_RELEASE_STRIP:-debuginfo}"
+
+exec worker-build --release "$@"

@@ -1,0 +1,209 @@
+// The built edge gate in the real Workers runtime (workerd through
+// `wrangler dev`, offline), in front of a local echo origin that also serves
+// the JWKS. Run by scripts/test-worker.sh after worker/build.sh.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+
+import { mint, startOrigin, startWrangler, gateVars, withKid, ISSUER } from './harness.js';
+
+const ROUTES = JSON.stringify([
+  { path: '/public/**', public: true },
+  { path: '/admin/**', require: { any_roles: ['admin'] } },
+  { path: '/api/**', require: { perms: ['articles.read'] } },
+]);
+const SUB = '5f0c6b8e-1d2a-4c3b-9e4f-a1b2c3d4e5f6';
+const SID = '0b7d3c2a-9f8e-4d1c-8b7a-6e5f4d3c2b1a';
+const REFETCH_INTERVAL_MS = 60_000;
+
+let fixtures;
+let origin;
+let gate;
+let misconfigured;
+let keyless;
+
+before(async () => {
+  fixtures = await mint();
+  origin = await startOrigin({ jwks: fixtures.jwks_k1 });
+  const vars = gateVars({ origin: origin.url, jwksUrl: `${origin.url}/jwks.json`, routes: ROUTES });
+  [gate, misconfigured, keyless] = await Promise.all([
+    startWrangler({ name: 'gate', vars }),
+    // A typo in the rules: the gate must say which setting, not crash.
+    startWrangler({ name: 'misconfigured', vars: { ...vars, EDGEAUTH_ROUTES: '[{"path":"/**","requir":{}}]' } }),
+    // A JWKS URL that answers no key set.
+    startWrangler({ name: 'keyless', vars: { ...vars, EDGEAUTH_JWKS_URL: `${origin.url}/not-a-jwks` } }),
+  ]);
+});
+
+after(async () => {
+  await Promise.all([gate, misconfigured, keyless].filter(Boolean).map((w) => w.stop()));
+  await origin?.close();
+});
+
+const bearer = (token) => ({ authorization: `Bearer ${token}` });
+
+async function problem(response, status, code) {
+  assert.equal(response.status, status);
+  assert.equal(response.headers.get('content-type'), 'application/problem+json');
+  const body = await response.json();
+  assert.equal(body.code, code);
+  assert.equal(body.status, status);
+  return body;
+}
+
+let firstFetchAt;
+
+test('an allowed request reaches the origin intact, with the identity headers', async () => {
+  assert.equal(origin.state.jwksFetches, 0, 'nothing fetched before a protected request');
+  firstFetchAt = Date.now();
+  const response = await fetch(`${gate.url}/api/articles/7?b=2&a=%20x&a=1`, {
+    method: 'POST',
+    headers: { ...bearer(fixtures.tokens.valid), 'content-type': 'text/plain', 'x-custom': 'kept' },
+    body: 'hello, origin',
+  });
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get('x-origin'), 'echo');
+  const echo = await response.json();
+  assert.equal(echo.method, 'POST');
+  assert.equal(echo.url, '/api/articles/7?b=2&a=%20x&a=1');
+  assert.equal(echo.body, 'hello, origin');
+  assert.equal(echo.headers['x-custom'], 'kept');
+  assert.equal(echo.headers['content-type'], 'text/plain');
+  assert.equal(echo.headers.authorization, `Bearer ${fixtures.tokens.valid}`);
+  assert.equal(echo.headers['x-edgeauth-sub'], SUB);
+  assert.equal(echo.headers['x-edgeauth-sid'], SID);
+  assert.equal(echo.headers['x-edgeauth-roles'], 'editor,viewer');
+  assert.equal(origin.state.jwksFetches, 1, 'the key set is fetched once');
+});
+
+test('the session cookie carries a token too', async () => {
+  const response = await fetch(`${gate.url}/api/me`, {
+    headers: { cookie: `theme=dark; edgeauth_session=${fixtures.tokens.admin}` },
+  });
+  assert.equal(response.status, 200);
+  const echo = await response.json();
+  assert.equal(echo.method, 'GET');
+  assert.equal(echo.headers['x-edgeauth-roles'], 'admin');
+});
+
+test('spoofed X-Edgeauth-* headers never reach the origin', async () => {
+  const spoofed = {
+    'x-edgeauth-sub': 'attacker',
+    'X-Edgeauth-Roles': 'admin',
+    'x-edgeauth-anything': 'x',
+  };
+  let response = await fetch(`${gate.url}/api/articles`, { headers: { ...bearer(fixtures.tokens.valid), ...spoofed } });
+  assert.equal(response.status, 200);
+  let echo = await response.json();
+  assert.equal(echo.headers['x-edgeauth-sub'], SUB);
+  assert.equal(echo.headers['x-edgeauth-roles'], 'editor,viewer');
+  assert.equal(echo.headers['x-edgeauth-anything'], undefined);
+
+  // On a public route too, where the gate adds nothing.
+  response = await fetch(`${gate.url}/public/page`, { headers: spoofed });
+  assert.equal(response.status, 200);
+  echo = await response.json();
+  const leaked = Object.keys(echo.headers).filter((h) => h.startsWith('x-edgeauth-'));
+  assert.deepEqual(leaked, []);
+});
+
+test('a public route passes without a token', async () => {
+  const response = await fetch(`${gate.url}/public/css/site.css?v=3`);
+  assert.equal(response.status, 200);
+  assert.equal((await response.json()).url, '/public/css/site.css?v=3');
+});
+
+test('no token: 401 missing_token with a Bearer challenge', async () => {
+  const response = await fetch(`${gate.url}/api/articles`);
+  await problem(response, 401, 'missing_token');
+  assert.equal(response.headers.get('www-authenticate'), 'Bearer');
+});
+
+for (const [name, code] of [
+  ['expired', 'expired'],
+  ['tampered', 'bad_signature'],
+  ['wrong_audience', 'wrong_audience'],
+]) {
+  test(`${name} token: 401 ${code}`, async () => {
+    const response = await fetch(`${gate.url}/api/articles`, { headers: bearer(fixtures.tokens[name]) });
+    const body = await problem(response, 401, code);
+    assert.equal(body.type, 'about:blank');
+    assert.match(response.headers.get('www-authenticate'), /^Bearer error="invalid_token"/);
+  });
+}
+
+test('a token without the role: 403 insufficient_role; with it: allowed', async () => {
+  let response = await fetch(`${gate.url}/admin/users`, { headers: bearer(fixtures.tokens.valid) });
+  await problem(response, 403, 'insufficient_role');
+  response = await fetch(`${gate.url}/admin/users`, { headers: bearer(fixtures.tokens.admin) });
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+});
+
+test('no matching rule, or an encoded separator: 403 route_denied', async () => {
+  await problem(await fetch(`${gate.url}/elsewhere`, { headers: bearer(fixtures.tokens.admin) }), 403, 'route_denied');
+  await problem(await fetch(`${gate.url}/public/..%2fadmin/x`), 403, 'route_denied');
+});
+
+test('an encoded dot segment cannot turn a protected path public', async () => {
+  // The URL is resolved to /admin/x before the gate (and the origin) see it.
+  await problem(await fetch(`${gate.url}/public/%2e%2e/admin/x`), 401, 'missing_token');
+});
+
+test('a bad setting: 500 config_error naming it', async () => {
+  const response = await fetch(`${misconfigured.url}/public/x`);
+  const body = await problem(response, 500, 'config_error');
+  assert.match(body.detail, /EDGEAUTH_ROUTES/);
+});
+
+test('no key set to be had: 503 jwks_unavailable, public routes still pass', async () => {
+  const response = await fetch(`${keyless.url}/api/x`, { headers: bearer(fixtures.tokens.valid) });
+  await problem(response, 503, 'jwks_unavailable');
+  assert.ok(Number(response.headers.get('retry-after')) >= 1);
+  const pub = await fetch(`${keyless.url}/public/x`);
+  assert.equal(pub.status, 200);
+  await pub.body?.cancel();
+});
+
+test('unknown kids cost at most one fetch a minute; a rotated key is picked up by one refetch', async () => {
+  const flood = async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, () =>
+        fetch(`${gate.url}/api/x`, { headers: bearer(withKid(fixtures.tokens.valid, randomUUID())) }).then(async (r) => {
+          await r.body?.cancel();
+          return r.status;
+        })),
+    );
+    assert.deepEqual(new Set(answers), new Set([401]));
+  };
+  assert.equal(origin.state.jwksFetches, 1);
+  await flood();
+  assert.equal(origin.state.jwksFetches, 1, 'random kids within the minute: no fetch');
+
+  // The issuer rotates: a token signed by the new key k2.
+  origin.state.jwks = fixtures.jwks_k1_k2;
+  let response = await fetch(`${gate.url}/api/x`, { headers: bearer(fixtures.tokens.rotated) });
+  await problem(response, 401, 'unknown_key');
+  assert.equal(origin.state.jwksFetches, 1, 'still within the minute of the last fetch');
+
+  // Once the minute since the last fetch is over, one refetch finds k2.
+  const wait = firstFetchAt + REFETCH_INTERVAL_MS + 1_500 - Date.now();
+  if (wait > 0) await new Promise((ok) => setTimeout(ok, wait));
+  response = await fetch(`${gate.url}/api/x`, { headers: bearer(fixtures.tokens.rotated) });
+  assert.equal(response.status, 200);
+  assert.equal((await response.json()).headers['x-edgeauth-sub'], SUB);
+  assert.equal(origin.state.jwksFetches, 2, 'exactly one refetch');
+
+  // Old tokens still pass, and another flood costs nothing.
+  response = await fetch(`${gate.url}/api/x`, { headers: bearer(fixtures.tokens.valid) });
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  await flood();
+  assert.equal(origin.state.jwksFetches, 2);
+});
+
+test('the fixtures are for this issuer', () => {
+  const payload = JSON.parse(Buffer.from(fixtures.tokens.valid.split('.')[1], 'base64url'));
+  assert.equal(payload.iss, ISSUER);
+});
