@@ -39,11 +39,15 @@ json='{"email":"bench@example.com","password":"correct horse battery staple"}'
 curl -fsS -o /dev/null -H 'content-type: application/json' -d "$json" "$BASE/auth/register"
 login() { curl -fsS -H 'content-type: application/json' -d "$json" "$BASE/auth/token"; }
 ACCESS="$(login | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')"
+started=$(date +%s%N)
 for _ in $(seq 1 64); do
   login | sed -n 's/.*"refresh_token":"\([^"]*\)".*/\1/p'
   echo
 done | grep . > tokens.txt
 [ "$(wc -l < tokens.txt)" = 64 ] || { echo "could not sign in 64 sessions" >&2; exit 1; }
+per_login=$(( ($(date +%s%N) - started) / 64000000 ))
+echo "one login at a time (argon2id hash + request): ${per_login} ms;" \
+  "expected flood throughput ~ $(nproc) cores / ${per_login} ms = $(( $(nproc) * 1000 / (per_login > 0 ? per_login : 1) ))/s"
 
 echo; echo "== GET /auth/me (bearer), 64 connections, $DURATION"
 wrk -t2 -c64 -d"$DURATION" --latency -H "Authorization: Bearer $ACCESS" "$BASE/auth/me"

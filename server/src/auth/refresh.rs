@@ -158,63 +158,56 @@ pub(crate) async fn rotate(
     let hash = presented.hash();
     let child = key.successor(presented);
     let child_hash = child.hash();
-    // Two passes at most: a lost race turns "unused" into "used".
-    for _ in 0..2 {
-        let Some(record) = store.refresh_token(&hash).await? else {
-            return Err(AppError::InvalidRefreshToken);
-        };
-        let RefreshRecord {
-            session,
-            generation,
-            used_at,
-        } = record;
-        if !session.is_live(now) {
-            return Err(AppError::InvalidRefreshToken);
+    // The common case in one transaction, without a lookup first.
+    let expires_at = now.saturating_add(policy.refresh_ttl);
+    match store
+        .rotate_refresh(&Rotation {
+            parent_hash: hash,
+            child_hash,
+            now,
+            expires_at,
+        })
+        .await?
+    {
+        RotateOutcome::Rotated(session) => {
+            let expires_at = session.expires_at;
+            return Ok(granted(session, child, expires_at));
         }
-        match used_at {
-            None => {
-                let expires_at = now
-                    .saturating_add(policy.refresh_ttl)
-                    .min(session.absolute_expires_at);
-                let outcome = store
-                    .rotate_refresh(&Rotation {
-                        parent_hash: hash,
-                        child_hash,
-                        session_id: session.id.clone(),
-                        generation: generation.saturating_add(1),
-                        now,
-                        expires_at,
-                    })
-                    .await?;
-                match outcome {
-                    RotateOutcome::Rotated => return Ok(granted(session, child, expires_at)),
-                    RotateOutcome::AlreadyUsed => {}
-                    RotateOutcome::SessionGone => return Err(AppError::InvalidRefreshToken),
-                }
-            }
-            Some(used_at) => {
-                let in_window = policy.grace > 0 && now < used_at.saturating_add(policy.grace);
-                if in_window
-                    && let Some(successor) = store.refresh_token(&child_hash).await?
-                    && successor.used_at.is_none()
-                {
-                    let expires_at = successor.session.expires_at;
-                    return Ok(granted(successor.session, child, expires_at));
-                }
-                let revoked = store.revoke_session(&session.id, None, now).await?;
-                cache.forget(&session.id);
-                if revoked {
-                    tracing::warn!(
-                        session_id = %session.id,
-                        user_id = %session.user_id,
-                        "refresh token reused: session revoked"
-                    );
-                }
-                return Err(AppError::RefreshTokenReused);
-            }
-        }
+        RotateOutcome::SessionGone => return Err(AppError::InvalidRefreshToken),
+        RotateOutcome::NotRotated => {}
     }
-    Err(AppError::InvalidRefreshToken)
+    // Unknown, or already used (by an earlier request or a concurrent one).
+    let Some(RefreshRecord {
+        session, used_at, ..
+    }) = store.refresh_token(&hash).await?
+    else {
+        return Err(AppError::InvalidRefreshToken);
+    };
+    if !session.is_live(now) {
+        return Err(AppError::InvalidRefreshToken);
+    }
+    let Some(used_at) = used_at else {
+        // Unused yet not rotated: the session went away in between.
+        return Err(AppError::InvalidRefreshToken);
+    };
+    let in_window = policy.grace > 0 && now < used_at.saturating_add(policy.grace);
+    if in_window
+        && let Some(successor) = store.refresh_token(&child_hash).await?
+        && successor.used_at.is_none()
+    {
+        let expires_at = successor.session.expires_at;
+        return Ok(granted(successor.session, child, expires_at));
+    }
+    let revoked = store.revoke_session(&session.id, None, now).await?;
+    cache.forget(&session.id);
+    if revoked {
+        tracing::warn!(
+            session_id = %session.id,
+            user_id = %session.user_id,
+            "refresh token reused: session revoked"
+        );
+    }
+    Err(AppError::RefreshTokenReused)
 }
 
 fn granted(session: Session, token: RefreshToken, expires_at: u64) -> Granted {

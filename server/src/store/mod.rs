@@ -152,24 +152,22 @@ pub struct Rotation {
     pub parent_hash: [u8; 32],
     /// SHA-256 of its successor.
     pub child_hash: [u8; 32],
-    /// The family.
-    pub session_id: String,
-    /// The successor's generation.
-    pub generation: u64,
     /// Now.
     pub now: u64,
-    /// The session's new sliding expiry.
+    /// The sliding expiry to set: `min(expires_at, absolute_expires_at)`.
     pub expires_at: u64,
 }
 
 /// What a rotation did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RotateOutcome {
-    /// The parent was unused and is now used; the successor exists.
-    Rotated,
-    /// Another request used the parent first; nothing was written.
-    AlreadyUsed,
-    /// The session is revoked or gone; nothing was written.
+    /// The parent was unused and is now used, the successor exists, and the
+    /// session (returned as updated) slid.
+    Rotated(Session),
+    /// No unused token with that hash (unknown, or used first by another
+    /// request); nothing was written.
+    NotRotated,
+    /// The token's session is revoked or expired; nothing was written.
     SessionGone,
 }
 
@@ -252,7 +250,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// A refresh token by the SHA-256 of its value, with its session.
     async fn refresh_token(&self, hash: &[u8; 32]) -> Result<Option<RefreshRecord>, StoreError>;
-    /// Marks the parent used and inserts the successor, in one transaction,
-    /// by conditional updates (`... WHERE used_at IS NULL`).
+    /// Marks the parent used, slides its session and inserts the successor,
+    /// in one transaction, by conditional updates (`... WHERE used_at IS
+    /// NULL`, `... WHERE revoked_at IS NULL`): whoever loses a race gets
+    /// `NotRotated` and nothing is written.
     async fn rotate_refresh(&self, rotation: &Rotation) -> Result<RotateOutcome, StoreError>;
 }

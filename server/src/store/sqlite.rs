@@ -531,45 +531,51 @@ impl Store for SqliteStore {
     async fn rotate_refresh(&self, r: &Rotation) -> Result<RotateOutcome, StoreError> {
         let now = db_time(r.now);
         let mut tx = self.begin().await?;
-        let used = sqlx::query(
-            "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL",
+        let parent = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL \
+             RETURNING session_id, generation",
         )
         .bind(now)
         .bind(&r.parent_hash[..])
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(backend)?;
-        if used.rows_affected() != 1 {
+        let Some(parent) = parent else {
             tx.rollback().await.map_err(backend)?;
-            return Ok(RotateOutcome::AlreadyUsed);
-        }
-        let touched = sqlx::query(
-            "UPDATE sessions SET last_used_at = ?, expires_at = ? \
-             WHERE id = ? AND revoked_at IS NULL AND expires_at > ?",
-        )
-        .bind(now)
-        .bind(db_time(r.expires_at))
-        .bind(&r.session_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        if touched.rows_affected() != 1 {
+            return Ok(RotateOutcome::NotRotated);
+        };
+        let session_id = get_str(&parent, "session_id")?;
+        let generation = get_time(&parent, "generation")?.saturating_add(1);
+        let sql = format!(
+            "UPDATE sessions AS s SET last_used_at = ?, expires_at = MIN(?, absolute_expires_at) \
+             WHERE id = ? AND revoked_at IS NULL AND expires_at > ? RETURNING {}",
+            SESSION_COLUMNS.replace("s.", "")
+        );
+        let session = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now)
+            .bind(db_time(r.expires_at))
+            .bind(&session_id)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let Some(session) = session else {
             tx.rollback().await.map_err(backend)?;
             return Ok(RotateOutcome::SessionGone);
-        }
+        };
+        let session = session_from(&session)?;
         sqlx::query(
             "INSERT INTO refresh_tokens (token_hash, session_id, generation, created_at, used_at) \
              VALUES (?, ?, ?, ?, NULL)",
         )
         .bind(&r.child_hash[..])
-        .bind(&r.session_id)
-        .bind(db_time(r.generation))
+        .bind(&session_id)
+        .bind(db_time(generation))
         .bind(now)
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
         commit(tx).await?;
-        Ok(RotateOutcome::Rotated)
+        Ok(RotateOutcome::Rotated(session))
     }
 }

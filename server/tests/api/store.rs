@@ -91,18 +91,24 @@ async fn conformance(store: &dyn Store) {
     let rotation = Rotation {
         parent_hash: [1; 32],
         child_hash: [2; 32],
-        session_id: "s1".into(),
-        generation: 1,
         now: T0 + 5,
         expires_at: T0 + 105,
     };
+    let RotateOutcome::Rotated(slid) = store.rotate_refresh(&rotation).await.unwrap() else {
+        panic!("not rotated")
+    };
+    assert_eq!((slid.id.as_str(), slid.expires_at), ("s1", T0 + 105));
     assert_eq!(
         store.rotate_refresh(&rotation).await.unwrap(),
-        RotateOutcome::Rotated
+        RotateOutcome::NotRotated
     );
+    let unknown = Rotation {
+        parent_hash: [9; 32],
+        ..rotation.clone()
+    };
     assert_eq!(
-        store.rotate_refresh(&rotation).await.unwrap(),
-        RotateOutcome::AlreadyUsed
+        store.rotate_refresh(&unknown).await.unwrap(),
+        RotateOutcome::NotRotated
     );
     let parent = store.refresh_token(&[1; 32]).await.unwrap().unwrap();
     assert_eq!(parent.used_at, Some(T0 + 5));
@@ -111,6 +117,26 @@ async fn conformance(store: &dyn Store) {
     assert_eq!(
         (child.session.last_used_at, child.session.expires_at),
         (T0 + 5, T0 + 105)
+    );
+    // Sliding never passes the absolute lifetime.
+    let capped = Rotation {
+        parent_hash: [2; 32],
+        child_hash: [6; 32],
+        now: T0 + 6,
+        expires_at: T0 + 5000,
+    };
+    let RotateOutcome::Rotated(capped) = store.rotate_refresh(&capped).await.unwrap() else {
+        panic!("not rotated")
+    };
+    assert_eq!(capped.expires_at, T0 + 1000);
+    assert_eq!(
+        store
+            .refresh_token(&[6; 32])
+            .await
+            .unwrap()
+            .unwrap()
+            .generation,
+        2
     );
 
     // Eviction keeps at most max live sessions, least recently used first.
@@ -136,7 +162,6 @@ async fn conformance(store: &dyn Store) {
     let gone = Rotation {
         parent_hash: [3; 32],
         child_hash: [5; 32],
-        session_id: "s2".into(),
         ..rotation
     };
     assert!(
