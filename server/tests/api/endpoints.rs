@@ -445,3 +445,52 @@ async fn rehash_on_login_when_parameters_change() {
     );
     s.login("kim@example.com").await;
 }
+
+/// Driven in-process with tower's `oneshot`: malformed forms and bodies.
+#[tokio::test]
+async fn malformed_token_requests_in_process() {
+    use axum::{body::Body, http::Request};
+    use tower::ServiceExt as _;
+    let dir = crate::support::TempDir::new();
+    let clock = std::sync::Arc::new(edgeauth_server::ManualClock::new(T0));
+    let app = edgeauth_server::app(crate::support::state(&dir, &[], clock).await);
+    let cases: [(&str, &str, u16, &str); 4] = [
+        (
+            "application/x-www-form-urlencoded",
+            "grant_type=password&username=%ZZ&x",
+            400,
+            "invalid_request",
+        ),
+        ("application/json", "{\"email\": ", 400, "invalid_request"),
+        (
+            "application/json",
+            "{\"email\": 5, \"password\": \"x\"}",
+            422,
+            "invalid_body",
+        ),
+        (
+            "text/plain",
+            "grant_type=password",
+            415,
+            "unsupported_media_type",
+        ),
+    ];
+    for (content_type, body, status, code) in cases {
+        let request = Request::post("/auth/token")
+            .header("content-type", content_type)
+            .body(Body::from(body))
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status().as_u16(), status, "{body}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let problem: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(problem["code"], code, "{body}");
+        assert!(problem["error"].is_string(), "{problem}");
+    }
+}

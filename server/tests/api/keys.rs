@@ -87,3 +87,30 @@ async fn role_hierarchy_is_expanded_into_tokens() {
     assert_eq!(claims["roles"], json!(["beta"]));
     assert_eq!(claims["perms"], json!([]));
 }
+
+#[tokio::test]
+async fn a_different_master_key_is_refused_naming_the_setting() {
+    let dir = crate::support::TempDir::new();
+    let clock = std::sync::Arc::new(edgeauth_server::ManualClock::new(T0));
+    drop(crate::support::state(&dir, &[], clock.clone()).await);
+    let config = edgeauth_server::Config::from_sources(
+        crate::support::settings(
+            &dir,
+            &[(
+                "MASTER_KEY",
+                "9a1c3e5f7b2d4f6a8c0e1b3d5f7a9c2e4b6d8f0a1c3e5b7d9f2a4c6e8b0d1f3a",
+            )],
+        ),
+        None,
+    )
+    .unwrap();
+    let store =
+        edgeauth_server::SqliteStore::connect(&config.database_url, config.sqlite_synchronous)
+            .await
+            .unwrap();
+    let master = config.resolve_master_key().unwrap();
+    let err = edgeauth_server::AppState::new(config, std::sync::Arc::new(store), clock, master)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("EDGEAUTH_MASTER_KEY"), "{err}");
+}
