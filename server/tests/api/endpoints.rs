@@ -494,3 +494,45 @@ async fn malformed_token_requests_in_process() {
         assert!(problem["error"].is_string(), "{problem}");
     }
 }
+
+/// The verifier's codes reach clients unchanged, each as a 401.
+#[tokio::test]
+async fn verification_failures_carry_the_core_codes() {
+    use base64::Engine as _;
+    let s = Server::start(&[]).await;
+    let token = s.signed_in("olga@example.com").await.str("access_token");
+    let other = Server::start(&[]).await;
+    let foreign = other
+        .signed_in("olga@example.com")
+        .await
+        .str("access_token");
+    let (signing_input, signature) = token.rsplit_once('.').unwrap();
+    let mut sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(signature)
+        .unwrap();
+    sig[0] ^= 1;
+    let tampered = format!(
+        "{signing_input}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig)
+    );
+    let none_header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(br#"{"alg":"none","typ":"at+jwt","kid":"k"}"#);
+    let (_, rest) = token.split_once('.').unwrap();
+    let alg_none = format!("{none_header}.{rest}");
+    let huge = "a".repeat(9 * 1024);
+    for (bad, code) in [
+        (tampered.as_str(), "bad_signature"),
+        (foreign.as_str(), "unknown_key"),
+        (alg_none.as_str(), "unsupported_alg"),
+        (huge.as_str(), "token_too_large"),
+        ("a.b", "malformed"),
+    ] {
+        s.get_bearer("/auth/me", bad)
+            .await
+            .assert_problem(401, code);
+    }
+    s.clock.set(T0 - 120);
+    s.get_bearer("/auth/me", &token)
+        .await
+        .assert_problem(401, "not_yet_valid");
+}
