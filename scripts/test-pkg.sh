@@ -16,6 +16,7 @@ step() { printf '\n--> %s\n' "$*"; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 step "clippy: edgeauth-wasm, native and wasm32"
+rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || true
 cargo clippy -q -p edgeauth-wasm --all-targets -- -D warnings
 cargo clippy -q -p edgeauth-wasm --target wasm32-unknown-unknown -- -D warnings
 
