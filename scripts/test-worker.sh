@@ -25,7 +25,7 @@ rustup target add wasm32-unknown-unknown >/dev/null
 
 step "clippy (native gate logic, with and without fast; wasm32 Worker)"
 cargo clippy -q -p edgeauth-worker --all-targets -- -D warnings
-cargo clippy -q -p edgeauth-worker --lib --features fast -- -D warnings
+cargo clippy -q -p edgeauth-worker --lib --no-default-features -- -D warnings
 cargo clippy -q -p edgeauth-worker --lib --target wasm32-unknown-unknown -- -D warnings
 
 step "native tests (gate logic, shared vectors)"

@@ -30,9 +30,9 @@ if [ -z "${WASM_BINDGEN_BIN:-}" ] && [ -x ../scripts/ensure-wasm-bindgen.sh ]; t
   export WASM_BINDGEN_BIN
 fi
 
-# Size matters more than peak speed at the edge (upload budget, cold
-# starts): settings chosen by measurement, see README.md.
-export CARGO_PROFILE_RELEASE_OPT_LEVEL="${CARGO_PROFILE_RELEASE_OPT_LEVEL:-s}"
+# Release settings chosen by measurement (README.md, "Measured"): speed
+# first, the upload stays well under its 256 KiB gzip budget.
+export CARGO_PROFILE_RELEASE_OPT_LEVEL="${CARGO_PROFILE_RELEASE_OPT_LEVEL:-3}"
 export CARGO_PROFILE_RELEASE_LTO="${CARGO_PROFILE_RELEASE_LTO:-fat}"
 export CARGO_PROFILE_RELEASE_CODEGEN_UNITS="${CARGO_PROFILE_RELEASE_CODEGEN_UNITS:-1}"
 export CARGO_PROFILE_RELEASE_STRIP="${CARGO_PROFILE_RELEASE_STRIP:-debuginfo}"

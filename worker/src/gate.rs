@@ -9,7 +9,9 @@
 //!   [`is_identity_header`] finds the ones a client sent, to strip them.
 //! - [`JwksCache`]: when to fetch the key set, and how long to trust it.
 
-use edgeauth_core::{AccessError, KeySet, Route, RoutePolicy, Verifier, VerifyError};
+use std::{cell::RefCell, collections::BTreeMap, rc::Rc};
+
+use edgeauth_core::{AccessError, Claims, KeySet, Route, RoutePolicy, Verifier, VerifyError};
 
 use crate::{
     config::{Config, JwksSource},
@@ -29,13 +31,32 @@ pub const SID_HEADER: &str = "X-Edgeauth-Sid";
 /// The comma-separated roles header.
 pub const ROLES_HEADER: &str = "X-Edgeauth-Roles";
 
+/// How many verified tokens a gate remembers (see [`Gate::decide`]).
+pub const VERIFIED_TOKENS: usize = 1024;
+
 /// The gate for one deployment: its rules, its verifier and its origin.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Gate {
     verifier: Verifier,
+    leeway: u64,
     routes: RoutePolicy,
     origin: String,
     jwks_url: Option<String>,
+    verified: RefCell<BTreeMap<String, Rc<Claims>>>,
+}
+
+/// A copy starts with no remembered tokens: it is made to take new keys.
+impl Clone for Gate {
+    fn clone(&self) -> Self {
+        Self {
+            verifier: self.verifier.clone(),
+            leeway: self.leeway,
+            routes: self.routes.clone(),
+            origin: self.origin.clone(),
+            jwks_url: self.jwks_url.clone(),
+            verified: RefCell::default(),
+        }
+    }
 }
 
 /// What to do with a request.
@@ -84,19 +105,16 @@ impl Decision {
 
 /// Who a verified token belongs to, as the origin sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    sub: String,
-    sid: String,
-    roles: Vec<String>,
-}
+pub struct Identity(Rc<Claims>);
 
 impl Identity {
     /// The headers to add, with values made safe for HTTP: bytes outside
     /// visible ASCII, `%` and (in roles) `,` are percent-encoded, so a value
     /// can neither break the header nor fake a second role.
     pub fn headers(&self) -> [(&'static str, String); 3] {
+        let claims = &self.0;
         let mut roles = String::new();
-        for (i, role) in self.roles.iter().enumerate() {
+        for (i, role) in claims.roles.iter().enumerate() {
             if i > 0 {
                 roles.push(',');
             }
@@ -108,8 +126,8 @@ impl Identity {
             out
         };
         [
-            (SUB_HEADER, single(&self.sub)),
-            (SID_HEADER, single(&self.sid)),
+            (SUB_HEADER, single(&claims.sub)),
+            (SID_HEADER, single(&claims.sid)),
             (ROLES_HEADER, roles),
         ]
     }
@@ -143,9 +161,11 @@ impl Gate {
         Self {
             verifier: Verifier::new(keys, config.issuer.as_str(), config.audience.as_str())
                 .with_leeway(config.leeway),
+            leeway: config.leeway,
             routes: config.routes.clone(),
             origin: config.origin.clone(),
             jwks_url,
+            verified: RefCell::default(),
         }
     }
 
@@ -153,6 +173,11 @@ impl Gate {
     /// its token if it has one, and the time in seconds since the epoch.
     ///
     /// The rules come first, so public routes need no token and no key.
+    ///
+    /// A token that verified is remembered by its exact text (up to
+    /// [`VERIFIED_TOKENS`], until the keys change): presented again, only
+    /// its time claims are checked again, not its signature. Failures are
+    /// not remembered.
     pub fn decide(&self, method: &str, path: &str, token: Option<&str>, now: u64) -> Decision {
         let requirement = match self.routes.route(method, path) {
             Ok(Route::Public) => return Decision::Forward(None),
@@ -162,18 +187,52 @@ impl Gate {
         let Some(token) = token else {
             return Decision::Deny(Denial::Access(AccessError::MissingToken));
         };
-        let claims = match self.verifier.verify(token, now) {
+        let claims = match self.verify(token, now) {
             Ok(claims) => claims,
             Err(e) => return Decision::Deny(Denial::Token(e)),
         };
         match requirement.check(&claims) {
-            Ok(()) => Decision::Forward(Some(Identity {
-                sub: claims.sub,
-                sid: claims.sid,
-                roles: claims.roles,
-            })),
+            Ok(()) => Decision::Forward(Some(Identity(claims))),
             Err(e) => Decision::Deny(Denial::Access(e)),
         }
+    }
+
+    fn verify(&self, token: &str, now: u64) -> Result<Rc<Claims>, VerifyError> {
+        // No borrow outlives this function and nothing in it re-enters, so
+        // the borrows cannot fail; if one did, the cache is just skipped.
+        let known = self
+            .verified
+            .try_borrow()
+            .ok()
+            .and_then(|verified| verified.get(token).cloned());
+        if let Some(claims) = known {
+            return self.check_time(&claims, now).map(|()| claims);
+        }
+        let claims = Rc::new(self.verifier.verify(token, now)?);
+        if let Ok(mut verified) = self.verified.try_borrow_mut() {
+            if verified.len() >= VERIFIED_TOKENS {
+                verified.retain(|_, c| self.check_time(c, now).is_ok());
+                if verified.len() >= VERIFIED_TOKENS {
+                    verified.clear();
+                }
+            }
+            verified.insert(token.to_owned(), Rc::clone(&claims));
+        }
+        Ok(claims)
+    }
+
+    /// Steps 8 and 9 of the core's verification (shared/DESIGN.md), for a
+    /// remembered token: everything else about it cannot change while the
+    /// keys stay the same.
+    fn check_time(&self, claims: &Claims, now: u64) -> Result<(), VerifyError> {
+        if now >= claims.exp.saturating_add(self.leeway) {
+            return Err(VerifyError::Expired);
+        }
+        let latest = now.saturating_add(self.leeway);
+        if claims.nbf > latest || claims.iat > latest {
+            return Err(VerifyError::NotYetValid);
+        }
+        Ok(())
     }
 
     /// The JWKS URL, when keys are fetched rather than given inline.
@@ -181,9 +240,11 @@ impl Gate {
         self.jwks_url.as_deref()
     }
 
-    /// Replaces the trusted keys after a fetch.
+    /// Replaces the trusted keys after a fetch, forgetting every token
+    /// verified with the old ones.
     pub fn set_keys(&mut self, keys: KeySet) {
         self.verifier.set_keys(keys);
+        self.verified.get_mut().clear();
     }
 
     /// The keys trusted now.
@@ -565,6 +626,64 @@ mod tests {
     }
 
     #[test]
+    fn remembered_tokens_still_expire_and_are_forgotten_with_their_keys() {
+        let k1 = key("k1", 1);
+        let mut gate = gate_with(&[&k1]);
+        let token = k1.sign(&claims(&[])).unwrap();
+        let exp = NOW + 840;
+        for now in [NOW, NOW + 1, exp + 29] {
+            assert!(matches!(
+                gate.decide("GET", "/api/x", Some(&token), now),
+                Decision::Forward(Some(_))
+            ));
+        }
+        assert!(denied("expired")(&gate.decide(
+            "GET",
+            "/api/x",
+            Some(&token),
+            exp + 30
+        )));
+        // Issued "in the future" as seen from an earlier clock.
+        assert!(denied("not_yet_valid")(&gate.decide(
+            "GET",
+            "/api/x",
+            Some(&token),
+            NOW - 200
+        )));
+        assert!(matches!(
+            gate.decide("GET", "/api/x", Some(&token), NOW),
+            Decision::Forward(Some(_))
+        ));
+        // The key is retired: the remembered token goes with it.
+        gate.set_keys(KeySet::new());
+        assert!(
+            gate.decide("GET", "/api/x", Some(&token), NOW)
+                .is_unknown_key()
+        );
+    }
+
+    #[test]
+    fn the_memory_is_bounded() {
+        let k1 = key("k1", 1);
+        let gate = gate_with(&[&k1]);
+        for i in 0..VERIFIED_TOKENS + 10 {
+            let token = k1
+                .sign(&Claims {
+                    jti: format!("t{i}"),
+                    ..claims(&[])
+                })
+                .unwrap();
+            assert!(matches!(
+                gate.decide("GET", "/api/x", Some(&token), NOW),
+                Decision::Forward(Some(_))
+            ));
+            assert!(gate.verified.borrow().len() <= VERIFIED_TOKENS);
+        }
+        // A copy (made to take new keys) remembers nothing.
+        assert!(gate.clone().verified.borrow().is_empty());
+    }
+
+    #[test]
     fn denials_become_problems() {
         let p = Denial::Token(VerifyError::Expired).problem();
         assert_eq!((p.status(), p.code()), (401, "expired"));
@@ -574,20 +693,17 @@ mod tests {
 
     #[test]
     fn identity_values_are_made_safe() {
-        let identity = Identity {
+        let identity = Identity(Rc::new(Claims {
             sub: "a b%\r\nX-Edgeauth-Sub: root".into(),
             sid: "é".into(),
             roles: vec!["admin,root".into(), "x".into()],
-        };
+            ..Claims::default()
+        }));
         let [(_, sub), (_, sid), (_, roles)] = identity.headers();
         assert_eq!(sub, "a%20b%25%0D%0AX-Edgeauth-Sub:%20root");
         assert_eq!(sid, "%C3%A9");
         assert_eq!(roles, "admin%2Croot,x");
-        let empty = Identity {
-            sub: String::new(),
-            sid: String::new(),
-            roles: vec![],
-        };
+        let empty = Identity(Rc::new(Claims::default()));
         assert_eq!(empty.headers()[2].1, "");
     }
 

@@ -32,8 +32,8 @@ pub use crate::{
     config::{Config, ConfigError, JwksSource},
     error::{PROBLEM_JSON, Problem},
     gate::{
-        Decision, Denial, Gate, Identity, JwksCache, Need, Plan, is_identity_header, jwks_ttl_ms,
-        path_and_query, path_only, token_from,
+        Decision, Denial, Gate, Identity, JwksCache, Need, Plan, VERIFIED_TOKENS,
+        is_identity_header, jwks_ttl_ms, path_and_query, path_only, token_from,
     },
 };
 

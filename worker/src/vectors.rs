@@ -80,12 +80,11 @@ fn token_vectors() {
         .unwrap();
         let gate = Gate::new(&config);
         let token = str_of(case, "token");
-        let decision = gate.decide(
-            "GET",
-            "/resource",
-            Some(token),
-            case["now"].as_u64().unwrap(),
-        );
+        let now = case["now"].as_u64().unwrap();
+        let decision = gate.decide("GET", "/resource", Some(token), now);
+        // Presented again, a remembered token must be decided the same way.
+        let again = gate.decide("GET", "/resource", Some(token), now);
+        assert_eq!(again, decision, "case {name}, second time");
         let expect = &case["expect"];
         let about = format!("case {name}: {}", case["description"]);
 

@@ -172,5 +172,5 @@ export async function startWrangler({ main = join(WORKER_DIR, 'build', 'index.js
     await stop();
     throw e;
   }
-  return { url, stop, output: () => output };
+  return { url, pid: child.pid, stop, output: () => output };
 }
