@@ -173,10 +173,10 @@ pub(crate) async fn rotate(
             let expires_at = session.expires_at;
             return Ok(granted(session, child, expires_at));
         }
-        RotateOutcome::SessionGone => return Err(AppError::InvalidRefreshToken),
         RotateOutcome::NotRotated => {}
     }
-    // Unknown, or already used (by an earlier request or a concurrent one).
+    // Unknown, already used (by an earlier or a concurrent request), or its
+    // session is over.
     let Some(RefreshRecord {
         session, used_at, ..
     }) = store.refresh_token(&hash).await?

@@ -2,16 +2,19 @@
 //! minting through `edgeauth-core`'s `SigningKey`, and verifying the
 //! server's own tokens with core's `Verifier`.
 
-use std::sync::{
-    Arc, RwLock,
-    atomic::{AtomicU64, Ordering},
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use edgeauth_core::{Claims, DEFAULT_LEEWAY, KeySet, SigningKey, Verifier, VerifyError};
 
 use crate::{
     error::AppError,
-    secret::{MasterKey, b64, random},
+    secret::{MasterKey, b64, random, sha256},
     store::{Store, StoredKey},
 };
 
@@ -52,6 +55,26 @@ pub(crate) struct Keyring {
     /// How long a retired key stays published after it stopped signing.
     publish_for: u64,
     last_unknown_reload: AtomicU64,
+    /// Tokens that passed full verification, by SHA-256 of the token, so a
+    /// token presented again skips the Ed25519 check; cleared whenever the
+    /// keys are reloaded. Only the time checks can change their answer.
+    verified: Mutex<HashMap<[u8; 32], Claims>>,
+}
+
+/// Verified tokens remembered at most; the cache is emptied when full.
+const MAX_VERIFIED: usize = 100_000;
+
+/// Steps 8 and 9 of the verification rules (shared/DESIGN.md), the only
+/// ones whose answer changes with time once a token has verified.
+fn check_times(claims: &Claims, now: u64) -> Result<(), VerifyError> {
+    if now >= claims.exp.saturating_add(DEFAULT_LEEWAY) {
+        return Err(VerifyError::Expired);
+    }
+    let horizon = now.saturating_add(DEFAULT_LEEWAY);
+    if claims.nbf > horizon || claims.iat > horizon {
+        return Err(VerifyError::NotYetValid);
+    }
+    Ok(())
 }
 
 /// Seconds a retired key stays published: the access TTL, the verifiers'
@@ -147,6 +170,7 @@ impl Keyring {
             audience,
             publish_for,
             last_unknown_reload: AtomicU64::new(0),
+            verified: Mutex::new(HashMap::new()),
         })
     }
 
@@ -229,6 +253,7 @@ impl Keyring {
             .keys
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(keys);
+        self.verified_cache().clear();
         Ok(())
     }
 
@@ -254,7 +279,14 @@ impl Keyring {
             .map_err(|e| AppError::internal(format!("signing: {e}")))
     }
 
-    /// Verifies one of our access tokens at `now`.
+    fn verified_cache(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Claims>> {
+        self.verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Verifies one of our access tokens at `now`: with core's `Verifier`
+    /// the first time, from the cache of verified tokens after that.
     pub(crate) async fn verify(
         &self,
         store: &dyn Store,
@@ -262,6 +294,28 @@ impl Keyring {
         now: u64,
     ) -> Result<Claims, AppError> {
         let keys = self.fresh(store, now).await?;
+        let digest = sha256(token.as_bytes());
+        let cached = self.verified_cache().get(&digest).cloned();
+        if let Some(claims) = cached {
+            check_times(&claims, now).map_err(AppError::InvalidToken)?;
+            return Ok(claims);
+        }
+        let claims = self.verify_fully(store, &keys, token, now).await?;
+        let mut cache = self.verified_cache();
+        if cache.len() >= MAX_VERIFIED {
+            cache.clear();
+        }
+        cache.insert(digest, claims.clone());
+        Ok(claims)
+    }
+
+    async fn verify_fully(
+        &self,
+        store: &dyn Store,
+        keys: &Keys,
+        token: &str,
+        now: u64,
+    ) -> Result<Claims, AppError> {
         match keys.verifier.verify(token, now) {
             Err(VerifyError::UnknownKey) => {
                 // Another instance may have rotated: reread, at most every 5 s.

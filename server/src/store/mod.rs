@@ -164,11 +164,10 @@ pub enum RotateOutcome {
     /// The parent was unused and is now used, the successor exists, and the
     /// session (returned as updated) slid.
     Rotated(Session),
-    /// No unused token with that hash (unknown, or used first by another
-    /// request); nothing was written.
+    /// Nothing was written: no unused token with that hash (unknown, or
+    /// used first by another request), or its session is revoked or
+    /// expired.
     NotRotated,
-    /// The token's session is revoked or expired; nothing was written.
-    SessionGone,
 }
 
 /// A new session and its first refresh token.

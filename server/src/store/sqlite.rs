@@ -106,14 +106,18 @@ impl SqliteStore {
             })
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        // A local SQLite connection cannot go stale: skip the ping sqlx
+        // otherwise sends before every acquire (a round trip per query).
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await
             .map_err(backend)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(backend)?;
@@ -529,52 +533,42 @@ impl Store for SqliteStore {
     }
 
     async fn rotate_refresh(&self, r: &Rotation) -> Result<RotateOutcome, StoreError> {
-        let now = db_time(r.now);
+        // One script, one round trip to SQLite's thread, inside a
+        // transaction. Each write is conditional, and each later statement
+        // proceeds only if the previous one changed exactly one row
+        // (`changes()`), so a lost race, a used token or a dead session
+        // writes nothing: (1) insert the successor if the parent is unused
+        // and its session live; (2) mark the parent used; (3) slide the
+        // session, returning it. (PostgreSQL does the same in one statement
+        // of data-modifying CTEs.)
+        let sql = format!(
+            "INSERT INTO refresh_tokens (token_hash, session_id, generation, created_at, used_at) \
+               SELECT ?1, t.session_id, t.generation + 1, ?3, NULL \
+               FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
+               WHERE t.token_hash = ?2 AND t.used_at IS NULL \
+                 AND s.revoked_at IS NULL AND s.expires_at > ?3; \
+             UPDATE refresh_tokens SET used_at = ?3 \
+               WHERE token_hash = ?2 AND used_at IS NULL AND changes() = 1; \
+             UPDATE sessions SET last_used_at = ?3, expires_at = MIN(?4, absolute_expires_at) \
+               WHERE changes() = 1 \
+                 AND id = (SELECT session_id FROM refresh_tokens WHERE token_hash = ?1) \
+               RETURNING {}",
+            SESSION_COLUMNS.replace("s.", "")
+        );
         let mut tx = self.begin().await?;
-        let parent = sqlx::query(
-            "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL \
-             RETURNING session_id, generation",
-        )
-        .bind(now)
-        .bind(&r.parent_hash[..])
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let Some(parent) = parent else {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&r.child_hash[..])
+            .bind(&r.parent_hash[..])
+            .bind(db_time(r.now))
+            .bind(db_time(r.expires_at))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let Some(row) = rows.first() else {
             tx.rollback().await.map_err(backend)?;
             return Ok(RotateOutcome::NotRotated);
         };
-        let session_id = get_str(&parent, "session_id")?;
-        let generation = get_time(&parent, "generation")?.saturating_add(1);
-        let sql = format!(
-            "UPDATE sessions AS s SET last_used_at = ?, expires_at = MIN(?, absolute_expires_at) \
-             WHERE id = ? AND revoked_at IS NULL AND expires_at > ? RETURNING {}",
-            SESSION_COLUMNS.replace("s.", "")
-        );
-        let session = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(now)
-            .bind(db_time(r.expires_at))
-            .bind(&session_id)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
-        let Some(session) = session else {
-            tx.rollback().await.map_err(backend)?;
-            return Ok(RotateOutcome::SessionGone);
-        };
-        let session = session_from(&session)?;
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, session_id, generation, created_at, used_at) \
-             VALUES (?, ?, ?, ?, NULL)",
-        )
-        .bind(&r.child_hash[..])
-        .bind(&session_id)
-        .bind(db_time(generation))
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+        let session = session_from(row)?;
         commit(tx).await?;
         Ok(RotateOutcome::Rotated(session))
     }
