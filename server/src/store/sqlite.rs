@@ -115,8 +115,12 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(backend)?;
+        // Each SQLite connection is a thread in sqlx: more readers than
+        // cores only adds context switches.
+        let cores = std::thread::available_parallelism().map_or(2, core::num::NonZeroUsize::get);
+        let readers = u32::try_from(cores.clamp(2, 8)).unwrap_or(2);
         let reader = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(readers)
             .test_before_acquire(false)
             .connect_with(options)
             .await
