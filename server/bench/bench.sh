@@ -49,12 +49,27 @@ per_login=$(( ($(date +%s%N) - started) / 64000000 ))
 echo "one login at a time (argon2id hash + request): ${per_login} ms;" \
   "expected flood throughput ~ $(nproc) cores / ${per_login} ms = $(( $(nproc) * 1000 / (per_login > 0 ? per_login : 1) ))/s"
 
+# The server's own CPU time per request (Linux /proc), which does not
+# depend on how busy the machine is with other work.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+measure() {
+  local before after out n
+  before=$(cpu_ticks)
+  out="$("$@")"
+  after=$(cpu_ticks)
+  echo "$out"
+  n=$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')
+  echo "server CPU per request: $(( (after - before) * 1000000 / $(getconf CLK_TCK) / (n > 0 ? n : 1) )) us"
+}
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+
 echo; echo "== GET /auth/me (bearer), 64 connections, $DURATION"
-wrk -t2 -c64 -d"$DURATION" --latency -H "Authorization: Bearer $ACCESS" "$BASE/auth/me"
+measure wrk -t2 -c64 -d"$DURATION" --latency -H "Authorization: Bearer $ACCESS" "$BASE/auth/me"
 
 echo; echo "== POST /auth/refresh (64 independent rotation chains), $DURATION"
-EDGEAUTH_BENCH_TOKENS="$WORK/tokens.txt" \
+measure env EDGEAUTH_BENCH_TOKENS="$WORK/tokens.txt" \
   wrk -t64 -c64 -d"$DURATION" --latency -s "$ROOT/server/bench/refresh.lua" "$BASE"
 
 echo; echo "== POST /auth/token login flood, 64 connections, $FLOOD (timeout 5 s)"
-wrk -t2 -c64 -d"$FLOOD" --timeout 5s --latency -s "$ROOT/server/bench/login.lua" "$BASE/auth/token"
+measure wrk -t2 -c64 -d"$FLOOD" --timeout 5s --latency -s "$ROOT/server/bench/login.lua" "$BASE/auth/token"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
