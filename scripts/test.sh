@@ -60,8 +60,8 @@ text = open(sys.argv[1], errors="replace").read()
 passed = failed = 0
 for p, f in re.findall(r"test result: \w+\. (\d+) passed; (\d+) failed", text):
     passed, failed = passed + int(p), failed + int(f)
-passed += sum(int(n) for n in re.findall(r"^# pass (\d+)$", text, re.M))
-failed += sum(int(n) for n in re.findall(r"^# fail (\d+)$", text, re.M))
+passed += sum(int(n) for n in re.findall(r"^(?:#|ℹ) pass (\d+)$", text, re.M))
+failed += sum(int(n) for n in re.findall(r"^(?:#|ℹ) fail (\d+)$", text, re.M))
 print(f"tests: {passed} passed, {failed} failed")
 sys.exit(1 if failed or not passed else 0)
 PY

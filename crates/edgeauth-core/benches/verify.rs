@@ -145,7 +145,8 @@ fn main() {
 
     // `cargo bench` passes --bench; `cargo test --all-targets` does not and
     // gets a quick smoke run.
-    let quick = !std::env::args().any(|a| a == "--bench") || std::env::args().any(|a| a == "--test");
+    let quick =
+        !std::env::args().any(|a| a == "--bench") || std::env::args().any(|a| a == "--test");
     let (rounds, iterations) = if quick { (3, 10) } else { (41, 2_000) };
     let mut ratios = Vec::new();
     let (mut full_total, mut bare_total) = (Duration::ZERO, Duration::ZERO);

@@ -4,7 +4,7 @@
 
 use alloc::{string::String, vec::Vec};
 
-use crate::json::{JsonError, Kind, Reader};
+use crate::json::{self, JsonError, Kind, Reader};
 
 /// The claims of a verified edgeauth access token.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -123,6 +123,46 @@ impl Claims {
         Ok(claims)
     }
 
+    /// The claims as a JSON object, with `aud` always an array and `tid` and
+    /// `amr` only when present (the shape of `tests/vectors/tokens.json`).
+    pub fn to_json(&self) -> String {
+        fn member(out: &mut String, name: &str) {
+            if out.len() > 1 {
+                out.push(',');
+            }
+            json::write_string(out, name);
+            out.push(':');
+        }
+        let mut out = String::with_capacity(384);
+        out.push('{');
+        member(&mut out, "iss");
+        json::write_string(&mut out, &self.iss);
+        member(&mut out, "aud");
+        json::write_strings(&mut out, &self.aud);
+        for (name, value) in [("sub", &self.sub), ("sid", &self.sid), ("jti", &self.jti)] {
+            member(&mut out, name);
+            json::write_string(&mut out, value);
+        }
+        for (name, value) in [("iat", self.iat), ("nbf", self.nbf), ("exp", self.exp)] {
+            member(&mut out, name);
+            json::write_uint(&mut out, value);
+        }
+        for (name, values) in [("roles", &self.roles), ("perms", &self.perms)] {
+            member(&mut out, name);
+            json::write_strings(&mut out, values);
+        }
+        if let Some(tid) = &self.tid {
+            member(&mut out, "tid");
+            json::write_string(&mut out, tid);
+        }
+        if let Some(amr) = &self.amr {
+            member(&mut out, "amr");
+            json::write_strings(&mut out, amr);
+        }
+        out.push('}');
+        out
+    }
+
     /// Whether `role` is among the token's roles.
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
@@ -175,6 +215,45 @@ mod tests {
         ] {
             assert!(Claims::parse(&FULL.replace(from, to)).is_err(), "{to}");
         }
+    }
+
+    #[test]
+    fn to_json_reads_back() {
+        let c = Claims::parse(FULL).unwrap();
+        let text = c.to_json();
+        assert!(
+            text.starts_with(r#"{"iss":"https://auth.example","aud":["api","web"],"sub":"u1""#),
+            "{text}"
+        );
+        assert_eq!(Claims::parse(&text).unwrap(), c);
+        let mut bare = c.clone();
+        bare.tid = None;
+        bare.amr = None;
+        bare.sub = "quote\" \\ \u{1}".into();
+        assert_eq!(Claims::parse(&bare.to_json()).unwrap(), bare);
+        assert!(!bare.to_json().contains("tid"));
+    }
+
+    #[test]
+    fn to_json_shape() {
+        let c = Claims {
+            iss: "i".into(),
+            aud: alloc::vec!["a".into()],
+            sub: "s".into(),
+            sid: "d".into(),
+            jti: "j".into(),
+            iat: 1,
+            nbf: 2,
+            exp: 3,
+            roles: alloc::vec![],
+            perms: alloc::vec!["p.*".into(), "q".into()],
+            tid: None,
+            amr: Some(alloc::vec!["pwd".into()]),
+        };
+        assert_eq!(
+            c.to_json(),
+            r#"{"iss":"i","aud":["a"],"sub":"s","sid":"d","jti":"j","iat":1,"nbf":2,"exp":3,"roles":[],"perms":["p.*","q"],"amr":["pwd"]}"#
+        );
     }
 
     #[test]

@@ -5,6 +5,8 @@
 use alloc::string::String;
 use core::fmt;
 
+use crate::json::Quoted;
+
 /// Why a token failed verification. Variants are listed in the order the
 /// checks run; the first failing check decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -190,7 +192,7 @@ impl fmt::Display for KeySetError {
         match self {
             Self::NotJwks(why) => write!(f, "invalid JWKS: {why}"),
             Self::BadKey { index, reason } => write!(f, "invalid JWKS: keys[{index}]: {reason}"),
-            Self::DuplicateKid(kid) => write!(f, "invalid JWKS: duplicate kid {kid:?}"),
+            Self::DuplicateKid(kid) => write!(f, "invalid JWKS: duplicate kid {}", Quoted(kid)),
         }
     }
 }
@@ -239,6 +241,13 @@ impl PolicyError {
     }
 }
 
+impl PolicyProblem {
+    /// The stable, machine-readable code (that of [`PolicyError`]).
+    pub const fn code(&self) -> &'static str {
+        "invalid_policy"
+    }
+}
+
 impl fmt::Display for PolicyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -251,18 +260,25 @@ impl fmt::Display for PolicyError {
 impl fmt::Display for PolicyProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::UnknownField(k) => write!(f, "unknown key {k:?}"),
-            Self::MissingField(k) => write!(f, "missing key {k:?}"),
-            Self::WrongType(k) => write!(f, "{k:?} has the wrong type"),
+            Self::UnknownField(k) => write!(f, "unknown key {}", Quoted(k)),
+            Self::MissingField(k) => write!(f, "missing key {}", Quoted(k)),
+            Self::WrongType(k) => write!(f, "{} has the wrong type", Quoted(k)),
             Self::BadPath(p) => write!(
                 f,
-                "path {p:?} must start with '/' and use only whole-segment '*' or a final '**'"
+                "path {} must start with '/' and use only whole-segment '*' or a final '**'",
+                Quoted(p)
             ),
-            Self::BadMethod(m) => write!(f, "method {m:?} is not an HTTP method or '*'"),
-            Self::BadName(n) => write!(f, "role or permission {n:?} is empty or misuses '*'"),
+            Self::BadMethod(m) => write!(f, "method {} is not an HTTP method or '*'", Quoted(m)),
+            Self::BadName(n) => write!(
+                f,
+                "role or permission {} is empty or misuses '*'",
+                Quoted(n)
+            ),
             Self::PublicWithRequire => f.write_str("a public rule cannot have \"require\""),
         }
     }
 }
 
 impl core::error::Error for PolicyError {}
+
+impl core::error::Error for PolicyProblem {}

@@ -377,27 +377,83 @@ fn string_run(bytes: &[u8]) -> usize {
         .unwrap_or(tail.len())
 }
 
-/// Appends `value` to `out` as a JSON string.
+/// Appends `value` to `out` as a JSON string (RFC 8259 section 7): runs
+/// of plain characters are copied whole; `"`, `\\` and control characters
+/// are escaped.
 pub(crate) fn write_string(out: &mut String, value: &str) {
     out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.push_str("\\u00");
-                for nibble in [u32::from(c) >> 4, u32::from(c) & 0xf] {
-                    out.extend(HEX.get(nibble as usize).map(|&h| char::from(h)));
-                }
+    let mut start = 0;
+    for (i, byte) in value.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(value.get(start..i).unwrap_or_default());
+        start = i + 1;
+        if escape.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            for nibble in [byte >> 4, byte & 0xf] {
+                out.extend(HEX.get(usize::from(nibble)).map(|&h| char::from(h)));
             }
-            c => out.push(c),
+        } else {
+            out.push_str(escape);
         }
     }
+    out.push_str(value.get(start..).unwrap_or_default());
     out.push('"');
+}
+
+/// Appends a JSON array of strings.
+pub(crate) fn write_strings(out: &mut String, values: &[String]) {
+    out.push('[');
+    for (i, value) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_string(out, value);
+    }
+    out.push(']');
+}
+
+/// Appends a non-negative integer in decimal.
+pub(crate) fn write_uint(out: &mut String, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        if let Some(d) = digits.get_mut(at) {
+            *d = b'0' + (value % 10) as u8;
+        }
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    out.extend(
+        digits
+            .get(at..)
+            .unwrap_or_default()
+            .iter()
+            .map(|&d| char::from(d)),
+    );
+}
+
+/// Displays a string quoted and escaped as JSON, so that error messages
+/// cannot carry raw control characters (or forged log lines).
+pub(crate) struct Quoted<'a>(pub(crate) &'a str);
+
+impl core::fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut out = String::with_capacity(self.0.len() + 2);
+        write_string(&mut out, self.0);
+        f.write_str(&out)
+    }
 }
 
 #[cfg(test)]
@@ -475,6 +531,16 @@ mod tests {
             // Bytes that are close to the special ones but not special.
             let plain: Vec<u8> = [0x20u8, b'!', b'#', b'[', b']', 0x7f, 0x80, 0xff].repeat(len);
             assert_eq!(string_run(&plain), plain.len());
+        }
+    }
+
+    #[test]
+    fn writes_integers() {
+        for n in [0, 7, 10, 1_767_225_600, u64::MAX] {
+            let mut out = String::new();
+            write_uint(&mut out, n);
+            assert_eq!(out, alloc::format!("{n}"));
+            assert_eq!(Reader::new(&out).uint(), Ok(n));
         }
     }
 

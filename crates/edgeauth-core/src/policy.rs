@@ -337,10 +337,23 @@ impl RoutePolicy {
         path: &str,
         claims: Option<&Claims>,
     ) -> Result<(), AccessError> {
+        let grants = claims.map(|c| (c.roles.as_slice(), c.perms.as_slice()));
+        self.check_grants(method, path, grants)
+    }
+
+    /// Like [`check`](Self::check), with the roles and permissions of the
+    /// request's verified token, if it has one.
+    pub fn check_grants<S: AsRef<str>>(
+        &self,
+        method: &str,
+        path: &str,
+        grants: Option<(&[S], &[S])>,
+    ) -> Result<(), AccessError> {
         match self.route(method, path)? {
             Route::Public => Ok(()),
             Route::Protected(requirement) => {
-                requirement.check(claims.ok_or(AccessError::MissingToken)?)
+                let (roles, perms) = grants.ok_or(AccessError::MissingToken)?;
+                requirement.check_grants(roles, perms)
             }
         }
     }

@@ -26,7 +26,7 @@
     )
 )]
 
-use edgeauth_core::{AccessError, Claims, KeySet, PolicyError, Requirement, VerifyError};
+use edgeauth_core::{AccessError, KeySet, PolicyError, Requirement, VerifyError};
 use sha2::{Digest, Sha512};
 use wasm_bindgen::prelude::{JsValue, wasm_bindgen};
 
@@ -132,7 +132,7 @@ impl Verifier {
     pub fn verify_impl(&self, token: &str, now: f64) -> Result<String, Failure> {
         // The wrapper passes a safe non-negative integer; `as` saturates anyway.
         let claims = self.inner.verify(token, now as u64)?;
-        Ok(json::claims(&claims))
+        Ok(claims.to_json())
     }
 }
 
@@ -193,7 +193,7 @@ impl Verifier {
             return Err(e);
         }
         result
-            .map(|claims| json::claims(&claims))
+            .map(|claims| claims.to_json())
             .map_err(|e| thrown(e.into()))
     }
 }
@@ -212,12 +212,10 @@ impl RoutePolicy {
         path: &str,
         grants: Option<(Vec<String>, Vec<String>)>,
     ) -> Result<(), Failure> {
-        let claims = grants.map(|(roles, perms)| Claims {
-            roles,
-            perms,
-            ..Claims::default()
-        });
-        Ok(self.inner.check(method, path, claims.as_ref())?)
+        let grants = grants
+            .as_ref()
+            .map(|(roles, perms)| (roles.as_slice(), perms.as_slice()));
+        Ok(self.inner.check_grants(method, path, grants)?)
     }
 }
 
@@ -258,17 +256,10 @@ pub fn authorize_impl(
         .any_roles(any_roles)
         .and_then(|r| r.all_roles(all_roles))
         .and_then(|r| r.perms(required_perms))
-        .map_err(|reason| {
-            let code = PolicyError::Rule {
-                index: 0,
-                reason: reason.clone(),
-            }
-            .code();
-            Failure {
-                code,
-                status: 0,
-                message: format!("invalid requirement: {reason}"),
-            }
+        .map_err(|reason| Failure {
+            code: reason.code(),
+            status: 0,
+            message: format!("invalid requirement: {reason}"),
         })?;
     Ok(requirement.check_grants(roles, perms)?)
 }

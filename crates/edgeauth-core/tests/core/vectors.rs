@@ -7,19 +7,9 @@ use serde_json::{Value, json};
 use crate::vector_file;
 
 /// The claims in the vectors' representation (aud always an array; tid and
-/// amr only when present).
+/// amr only when present), as the core itself writes them.
 fn claims_json(c: &Claims) -> Value {
-    let mut v = json!({
-        "iss": c.iss, "aud": c.aud, "sub": c.sub, "sid": c.sid, "jti": c.jti,
-        "iat": c.iat, "nbf": c.nbf, "exp": c.exp, "roles": c.roles, "perms": c.perms,
-    });
-    if let Some(tid) = &c.tid {
-        v["tid"] = json!(tid);
-    }
-    if let Some(amr) = &c.amr {
-        v["amr"] = json!(amr);
-    }
-    v
+    serde_json::from_str(&c.to_json()).unwrap()
 }
 
 fn strings(v: &Value) -> Vec<String> {
