@@ -161,8 +161,13 @@ pub(crate) async fn refresh(
     pair(state, granted, now).await
 }
 
-async fn pair(state: &AppState, granted: Granted, now: u64) -> Result<TokenPair, AppError> {
-    let access_token = access_token(state, &granted.user_id, &granted.session_id, now).await?;
+async fn pair(state: &AppState, mut granted: Granted, now: u64) -> Result<TokenPair, AppError> {
+    let direct = match granted.roles.take() {
+        Some(roles) => roles,
+        None => state.store.user_roles(&granted.user_id).await?,
+    };
+    let access_token =
+        access_token(state, &granted.user_id, &granted.session_id, direct, now).await?;
     Ok(TokenPair {
         access_token,
         expires_in: state.config.access_ttl,
@@ -170,14 +175,15 @@ async fn pair(state: &AppState, granted: Granted, now: u64) -> Result<TokenPair,
     })
 }
 
-/// Mints an access token with the user's effective roles and permissions.
-pub(crate) async fn access_token(
+/// Mints an access token with the effective roles and permissions of the
+/// user's `direct` roles.
+async fn access_token(
     state: &AppState,
     user_id: &str,
     session_id: &str,
+    direct: Vec<String>,
     now: u64,
 ) -> Result<String, AppError> {
-    let direct = state.store.user_roles(user_id).await?;
     let grants = if direct.is_empty() {
         roles::Grants::default()
     } else {

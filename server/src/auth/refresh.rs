@@ -90,6 +90,8 @@ pub(crate) struct Granted {
     pub(crate) refresh_token: RefreshToken,
     /// When the refresh token stops working unless used (sliding expiry).
     pub(crate) expires_at: u64,
+    /// The user's directly granted roles, when the store already read them.
+    pub(crate) roles: Option<Vec<String>>,
 }
 
 /// Starts a session (a new family) for a user who just signed in.
@@ -136,6 +138,7 @@ pub(crate) async fn start(
         user_id: user_id.to_owned(),
         refresh_token: token,
         expires_at,
+        roles: None,
     })
 }
 
@@ -169,9 +172,11 @@ pub(crate) async fn rotate(
         })
         .await?
     {
-        RotateOutcome::Rotated(session) => {
+        RotateOutcome::Rotated(session, roles) => {
             let expires_at = session.expires_at;
-            return Ok(granted(session, child, expires_at));
+            let mut granted = granted(session, child, expires_at);
+            granted.roles = Some(roles);
+            return Ok(granted);
         }
         RotateOutcome::NotRotated => {}
     }
@@ -216,6 +221,7 @@ fn granted(session: Session, token: RefreshToken, expires_at: u64) -> Granted {
         user_id: session.user_id,
         refresh_token: token,
         expires_at,
+        roles: None,
     }
 }
 

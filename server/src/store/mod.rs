@@ -162,8 +162,9 @@ pub struct Rotation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RotateOutcome {
     /// The parent was unused and is now used, the successor exists, and the
-    /// session (returned as updated) slid.
-    Rotated(Session),
+    /// session (returned as updated) slid. Also returns the roles granted
+    /// directly to the session's user, which the next access token needs.
+    Rotated(Session, Vec<String>),
     /// Nothing was written: no unused token with that hash (unknown, or
     /// used first by another request), or its session is revoked or
     /// expired.

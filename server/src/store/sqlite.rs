@@ -556,7 +556,9 @@ impl Store for SqliteStore {
              UPDATE sessions SET last_used_at = ?3, expires_at = MIN(?4, absolute_expires_at) \
                WHERE changes() = 1 \
                  AND id = (SELECT session_id FROM refresh_tokens WHERE token_hash = ?1) \
-               RETURNING {}",
+               RETURNING {}, (SELECT json_group_array(role) FROM \
+                 (SELECT role FROM user_roles WHERE user_id = sessions.user_id ORDER BY role)) \
+                 AS direct_roles",
             SESSION_COLUMNS.replace("s.", "")
         );
         let mut tx = self.begin().await?;
@@ -573,7 +575,10 @@ impl Store for SqliteStore {
             return Ok(RotateOutcome::NotRotated);
         };
         let session = session_from(row)?;
+        let roles: String = row.try_get("direct_roles").map_err(backend)?;
+        let roles: Vec<String> =
+            serde_json::from_str(&roles).map_err(|e| StoreError::Backend(Box::new(e)))?;
         commit(tx).await?;
-        Ok(RotateOutcome::Rotated(session))
+        Ok(RotateOutcome::Rotated(session, roles))
     }
 }

@@ -94,10 +94,11 @@ async fn conformance(store: &dyn Store) {
         now: T0 + 5,
         expires_at: T0 + 105,
     };
-    let RotateOutcome::Rotated(slid) = store.rotate_refresh(&rotation).await.unwrap() else {
+    let RotateOutcome::Rotated(slid, roles) = store.rotate_refresh(&rotation).await.unwrap() else {
         panic!("not rotated")
     };
     assert_eq!((slid.id.as_str(), slid.expires_at), ("s1", T0 + 105));
+    assert!(roles.is_empty());
     assert_eq!(
         store.rotate_refresh(&rotation).await.unwrap(),
         RotateOutcome::NotRotated
@@ -118,17 +119,20 @@ async fn conformance(store: &dyn Store) {
         (child.session.last_used_at, child.session.expires_at),
         (T0 + 5, T0 + 105)
     );
-    // Sliding never passes the absolute lifetime.
+    // Sliding never passes the absolute lifetime; the user's roles come along.
+    assert!(store.grant_role("u1", "beta").await.unwrap());
+    assert!(store.grant_role("u1", "admin").await.unwrap());
     let capped = Rotation {
         parent_hash: [2; 32],
         child_hash: [6; 32],
         now: T0 + 6,
         expires_at: T0 + 5000,
     };
-    let RotateOutcome::Rotated(capped) = store.rotate_refresh(&capped).await.unwrap() else {
+    let RotateOutcome::Rotated(capped, roles) = store.rotate_refresh(&capped).await.unwrap() else {
         panic!("not rotated")
     };
     assert_eq!(capped.expires_at, T0 + 1000);
+    assert_eq!(roles, ["admin", "beta"]);
     assert_eq!(
         store
             .refresh_token(&[6; 32])
