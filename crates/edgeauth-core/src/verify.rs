@@ -94,7 +94,9 @@ impl Verifier {
         if payload.contains('.') {
             return Err(E::Malformed);
         }
-        let (mut buf, mut spill) = ([0; 256], Vec::new());
+        // Header and payload are decoded into this buffer in turn (spilling
+        // to the heap only when larger); only the claims themselves allocate.
+        let (mut buf, mut spill) = ([0; 1024], Vec::new());
         let header = base64::decode_small(header.as_bytes(), &mut buf, &mut spill)
             .map_err(|_| E::Malformed)?;
         let header = core::str::from_utf8(header).map_err(|_| E::Malformed)?;
@@ -136,8 +138,9 @@ impl Verifier {
         }
 
         // 7. Only now is the payload read.
-        let payload = base64::decode(payload.as_bytes()).map_err(|_| E::Malformed)?;
-        let payload = core::str::from_utf8(&payload).map_err(|_| E::Malformed)?;
+        let payload = base64::decode_small(payload.as_bytes(), &mut buf, &mut spill)
+            .map_err(|_| E::Malformed)?;
+        let payload = core::str::from_utf8(payload).map_err(|_| E::Malformed)?;
         let claims = Claims::parse(payload).map_err(|_| E::Malformed)?;
 
         // 8, 9. Time, with leeway.
