@@ -110,6 +110,7 @@ pub(crate) fn decode_small<'b>(
 }
 
 /// Decodes into a new vector.
+#[cfg(test)]
 pub(crate) fn decode(input: &[u8]) -> Result<Vec<u8>, InvalidBase64> {
     let len = decoded_len(input.len()).ok_or(InvalidBase64)?;
     let mut out = alloc::vec![0; len];
