@@ -44,9 +44,9 @@ impl Argon2Costs {
         parallelism: 1,
     };
 
-    /// The floor outside test mode: OWASP's cheapest equivalent
-    /// configuration (7 MiB with t=5), expressed as memory >= 7 MiB and
-    /// memory x iterations >= 19 MiB x 2... or more.
+    /// The floor outside test mode, from OWASP's equivalent configurations
+    /// (19 MiB t=2, 12 MiB t=3, 9 MiB t=4, 7 MiB t=5): memory >= 7 MiB and
+    /// memory x iterations >= 7 MiB x 5. Returns the setting to raise.
     fn below_floor(self) -> Option<&'static str> {
         if self.memory_kib < 7 * 1024 {
             return Some("EDGEAUTH_ARGON2_MEMORY_KIB");
