@@ -46,10 +46,10 @@ step "core tests (the benchmark runs once as a smoke test)"
 cargo test -q -p edgeauth-core --all-targets
 cargo test -q -p edgeauth-core --doc
 
-for extra in scripts/test-*.sh; do
-  [ -e "$extra" ] || continue
-  step "$extra"
-  "$extra"
+# The other packages, then the cross-component tests that use what they built.
+for extra in server pkg worker e2e; do
+  step "scripts/test-$extra.sh"
+  "scripts/test-$extra.sh"
 done
 
 step "all tests passed"

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Cross-component tests (tests/e2e/): the live issuing server with the npm
+# package (and the edge gate). Runs after scripts/test-server.sh and
+# scripts/test-pkg.sh, which build what it uses; runs alone too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+
+cargo build -q -p edgeauth-server --bin edgeauth
+export EDGEAUTH_SERVER_BIN="$target_dir/debug/edgeauth"
+[ -f pkg/dist/edgeauth_wasm_bg.wasm ] || (cd pkg && npm run build)
+
+node --test --test-reporter=spec tests/e2e/*.test.mjs
