@@ -536,3 +536,43 @@ async fn verification_failures_carry_the_core_codes() {
         .await
         .assert_problem(401, "not_yet_valid");
 }
+
+/// A flood of logins is shed with 503 and Retry-After instead of queueing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saturated_hashing_answers_503_with_retry_after() {
+    let s = Server::start(&[
+        ("HASH_CONCURRENCY", "1"),
+        ("HASH_QUEUE", "0"),
+        ("ARGON2_MEMORY_KIB", "8192"),
+    ])
+    .await;
+    s.register("pat@example.com").await;
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let request = s
+                .request(Method::POST, "/auth/token")
+                .json(&json!({"email": "pat@example.com", "password": PASSWORD}));
+            tokio::spawn(async move {
+                let response = request.send().await.unwrap();
+                let retry = response.headers().get("retry-after").cloned();
+                let status = response.status().as_u16();
+                (
+                    status,
+                    retry,
+                    response.json::<serde_json::Value>().await.unwrap(),
+                )
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        let (status, retry, body) = task.await.unwrap();
+        if status == 503 {
+            assert_eq!(body["code"], "server_busy");
+            assert_eq!(retry.unwrap(), "1");
+        }
+        statuses.push(status);
+    }
+    assert!(statuses.contains(&200), "{statuses:?}");
+    assert!(statuses.contains(&503), "{statuses:?}");
+}
