@@ -52,7 +52,14 @@ fn token_vectors() {
             |sid| revoked.iter().any(|r| r == sid),
         );
         let got = match got {
-            Ok(claims) => json!({ "claims": claims_json(&claims) }),
+            Ok(claims) => {
+                // A cache re-checking only the times agrees at the same moment.
+                assert_eq!(
+                    verifier.check_times(&claims, case["now"].as_u64().unwrap()),
+                    Ok(())
+                );
+                json!({ "claims": claims_json(&claims) })
+            }
             Err(e) => {
                 seen_codes.insert(e.code());
                 json!({ "error": e.code() })
@@ -65,6 +72,46 @@ fn token_vectors() {
         .map(|e| e.code())
         .collect();
     assert_eq!(seen_codes, all, "every error code has a vector");
+}
+
+#[test]
+fn check_times_alone_follows_the_time_rules() {
+    let file = vector_file("tokens.json");
+    let keys = KeySet::from_jwks(&file["jwks"].to_string()).unwrap();
+    let verifier = Verifier::new(
+        keys,
+        file["issuer"].as_str().unwrap(),
+        file["audience"].as_str().unwrap(),
+    );
+    let valid = file["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "valid")
+        .unwrap();
+    let claims = verifier
+        .verify(
+            valid["token"].as_str().unwrap(),
+            valid["now"].as_u64().unwrap(),
+        )
+        .unwrap();
+    // Every time vector on the same token: check_times alone gives its outcome.
+    let mut checked = 0;
+    for case in file["cases"].as_array().unwrap() {
+        let same_token = case["token"] == valid["token"]
+            && case.get("leeway").is_none()
+            && case.get("revoked").is_none();
+        if !same_token {
+            continue;
+        }
+        let got = verifier
+            .check_times(&claims, case["now"].as_u64().unwrap())
+            .map_or_else(|e| e.code(), |()| "ok");
+        let want = case["expect"]["error"].as_str().unwrap_or("ok");
+        assert_eq!(got, want, "{}", case["name"]);
+        checked += 1;
+    }
+    assert!(checked >= 6, "only {checked} time vectors");
 }
 
 #[test]
