@@ -87,7 +87,7 @@ fn check_times_alone_follows_the_time_rules() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["name"] == "valid")
+        .find(|c| c["name"] == "valid_handmade")
         .unwrap();
     let claims = verifier
         .verify(
