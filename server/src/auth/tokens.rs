@@ -64,19 +64,6 @@ pub(crate) struct Keyring {
 /// Verified tokens remembered at most; the cache is emptied when full.
 const MAX_VERIFIED: usize = 100_000;
 
-/// Steps 8 and 9 of the verification rules (shared/DESIGN.md), the only
-/// ones whose answer changes with time once a token has verified.
-fn check_times(claims: &Claims, now: u64) -> Result<(), VerifyError> {
-    if now >= claims.exp.saturating_add(DEFAULT_LEEWAY) {
-        return Err(VerifyError::Expired);
-    }
-    let horizon = now.saturating_add(DEFAULT_LEEWAY);
-    if claims.nbf > horizon || claims.iat > horizon {
-        return Err(VerifyError::NotYetValid);
-    }
-    Ok(())
-}
-
 /// Seconds a retired key stays published: the access TTL, the verifiers'
 /// leeway, and the reload interval (a server may sign with the old key
 /// until it next reloads).
@@ -297,7 +284,10 @@ impl Keyring {
         let digest = sha256(token.as_bytes());
         let cached = self.verified_cache().get(&digest).cloned();
         if let Some(claims) = cached {
-            check_times(&claims, now).map_err(AppError::InvalidToken)?;
+            // Steps 8 and 9, the only ones whose answer changes with time.
+            keys.verifier
+                .check_times(&claims, now)
+                .map_err(AppError::InvalidToken)?;
             return Ok(claims);
         }
         let claims = self.verify_fully(store, &keys, token, now).await?;
