@@ -136,9 +136,15 @@ async function main() {
       }
     }
 
+    // Paired per round (each round runs all four back to back), so that
+    // load drifting on a shared machine hits both sides of a ratio alike.
+    const baseRounds = results.get(configs[2].name);
     const summary = configs.map((c) => {
       const rs = results.get(c.name);
       return {
+        ratio: median(rs.map((r, i) => r.rps / baseRounds[i].rps)),
+        addedP50: median(rs.map((r, i) => r.p50 - baseRounds[i].p50)),
+        cpuRatio: median(rs.map((r, i) => r.cpuUs / baseRounds[i].cpuUs)),
         name: c.name,
         rps: median(rs.map((r) => r.rps)),
         p50: median(rs.map((r) => r.p50)),
@@ -146,13 +152,15 @@ async function main() {
         cpuUs: median(rs.map((r) => r.cpuUs)),
       };
     });
-    const base = summary.find((s) => s.name.startsWith('(c)'));
-    console.log(`\n${ROUNDS} interleaved rounds of ${DURATION} s, ${CONNECTIONS} connections, medians:\n`);
-    console.log('| configuration | req/s | vs pass-through | p50 ms | added p50 ms | p99 ms | wrangler+workerd CPU µs/request | vs pass-through |');
+    console.log(
+      `\n${ROUNDS} interleaved rounds of ${DURATION} s, ${CONNECTIONS} connections; medians over rounds` +
+        ' (ratios and differences paired per round with the pass-through):\n',
+    );
+    console.log('| configuration | req/s | req/s vs pass-through | p50 ms | added p50 ms | p99 ms | CPU µs/request (wrangler + workerd) | CPU vs pass-through |');
     console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
     for (const s of summary) {
       console.log(
-        `| ${s.name} | ${s.rps.toFixed(0)} | ${(s.rps / base.rps).toFixed(2)}x | ${s.p50.toFixed(2)} | ${(s.p50 - base.p50).toFixed(2)} | ${s.p99.toFixed(2)} | ${s.cpuUs.toFixed(0)} | ${(s.cpuUs / base.cpuUs).toFixed(2)}x |`,
+        `| ${s.name} | ${s.rps.toFixed(0)} | ${s.ratio.toFixed(2)}x | ${s.p50.toFixed(2)} | ${s.addedP50.toFixed(2)} | ${s.p99.toFixed(2)} | ${s.cpuUs.toFixed(0)} | ${s.cpuRatio.toFixed(2)}x |`,
       );
     }
   } finally {

@@ -185,7 +185,15 @@ mod glue {
         match decision {
             Decision::Deny(denial) => Err(denial.problem()),
             Decision::Forward(identity) => {
-                let headers = web_sys::Headers::new_with_headers(&headers).map_err(internal)?;
+                // `new Request(originUrl, request)`: the method, headers, body
+                // stream and redirect mode (manual, for an incoming request)
+                // carry over; the copy's headers are ours to change.
+                let outbound = web_sys::Request::new_with_str_and_init(
+                    &gate.forward_url(&url),
+                    req.unchecked_ref::<web_sys::RequestInit>(),
+                )
+                .map_err(internal)?;
+                let headers = outbound.headers();
                 // Whatever the client sent as X-Edgeauth-* goes, on every route.
                 let spoofed: Vec<String> = headers
                     .keys()
@@ -199,16 +207,6 @@ mod glue {
                 for (name, value) in identity.iter().flat_map(|identity| identity.headers()) {
                     headers.set(name, &value).map_err(internal)?;
                 }
-                let init = web_sys::RequestInit::new();
-                init.set_method(&method);
-                init.set_headers(&headers);
-                init.set_redirect(web_sys::RequestRedirect::Manual);
-                if let Some(body) = req.body() {
-                    init.set_body(&body);
-                }
-                let outbound =
-                    web_sys::Request::new_with_str_and_init(&gate.forward_url(&url), &init)
-                        .map_err(internal)?;
                 let response = JsFuture::from(global_fetch(&outbound)).await.map_err(|e| {
                     console_error!("edgeauth: origin fetch failed: {e:?}");
                     Problem::bad_gateway()
