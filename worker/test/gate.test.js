@@ -77,6 +77,12 @@ test('an allowed request reaches the origin intact, with the identity headers', 
   assert.equal(origin.state.jwksFetches, 1, 'the key set is fetched once');
 });
 
+test("the origin's redirects come back to the client, not followed", async () => {
+  const response = await fetch(`${gate.url}/api/redirect-me`, { headers: bearer(fixtures.tokens.valid), redirect: 'manual' });
+  assert.equal(response.status, 302);
+  assert.equal(response.headers.get('location'), '/somewhere-else');
+});
+
 test('the session cookie carries a token too', async () => {
   const response = await fetch(`${gate.url}/api/me`, {
     headers: { cookie: `theme=dark; edgeauth_session=${fixtures.tokens.admin}` },

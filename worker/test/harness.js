@@ -34,7 +34,8 @@ export function withKid(token, kid) {
 
 /**
  * Starts the local origin on 127.0.0.1, port 0. `GET /jwks.json` answers the
- * current `jwks` (counting fetches); anything else echoes the request as JSON.
+ * current `jwks` (counting fetches), `.../redirect-me` answers a 302, anything
+ * else echoes the request as JSON.
  */
 export async function startOrigin({ jwks, echo = true } = {}) {
   const state = { jwks, jwksFetches: 0, jwksStatus: 200 };
@@ -46,6 +47,11 @@ export async function startOrigin({ jwks, echo = true } = {}) {
         'cache-control': 'public, max-age=300',
       });
       res.end(state.jwks);
+      return;
+    }
+    if (req.url.endsWith('/redirect-me')) {
+      res.writeHead(302, { location: '/somewhere-else' });
+      res.end();
       return;
     }
     if (!echo) {
