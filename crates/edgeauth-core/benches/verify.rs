@@ -136,13 +136,23 @@ fn main() {
         return;
     }
 
+    // scripts/bench-core.sh runs only the interleaved part, in many processes.
+    if std::env::var_os("EDGEAUTH_BENCH_INTERLEAVED_ONLY").is_none() {
+        criterion_run(&fx);
+    }
+    interleaved(&fx);
+}
+
+fn criterion_run(fx: &Fixture) {
     let mut c = Criterion::default().configure_from_args();
     let mut group = c.benchmark_group("verify");
     group.bench_function("edgeauth_verify", |b| b.iter(|| fx.full()));
     group.bench_function("bare_verify_strict", |b| b.iter(|| fx.bare()));
     group.finish();
     c.final_summary();
+}
 
+fn interleaved(fx: &Fixture) {
     // `cargo bench` passes --bench; `cargo test --all-targets` does not and
     // gets a quick smoke run.
     let quick =
