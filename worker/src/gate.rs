@@ -38,7 +38,6 @@ pub const VERIFIED_TOKENS: usize = 1024;
 #[derive(Debug)]
 pub struct Gate {
     verifier: Verifier,
-    leeway: u64,
     routes: RoutePolicy,
     origin: String,
     jwks_url: Option<String>,
@@ -50,7 +49,6 @@ impl Clone for Gate {
     fn clone(&self) -> Self {
         Self {
             verifier: self.verifier.clone(),
-            leeway: self.leeway,
             routes: self.routes.clone(),
             origin: self.origin.clone(),
             jwks_url: self.jwks_url.clone(),
@@ -161,7 +159,6 @@ impl Gate {
         Self {
             verifier: Verifier::new(keys, config.issuer.as_str(), config.audience.as_str())
                 .with_leeway(config.leeway),
-            leeway: config.leeway,
             routes: config.routes.clone(),
             origin: config.origin.clone(),
             jwks_url,
@@ -206,12 +203,12 @@ impl Gate {
             .ok()
             .and_then(|verified| verified.get(token).cloned());
         if let Some(claims) = known {
-            return self.check_time(&claims, now).map(|()| claims);
+            return self.verifier.check_times(&claims, now).map(|()| claims);
         }
         let claims = Rc::new(self.verifier.verify(token, now)?);
         if let Ok(mut verified) = self.verified.try_borrow_mut() {
             if verified.len() >= VERIFIED_TOKENS {
-                verified.retain(|_, c| self.check_time(c, now).is_ok());
+                verified.retain(|_, c| self.verifier.check_times(c, now).is_ok());
                 if verified.len() >= VERIFIED_TOKENS {
                     verified.clear();
                 }
@@ -219,20 +216,6 @@ impl Gate {
             verified.insert(token.to_owned(), Rc::clone(&claims));
         }
         Ok(claims)
-    }
-
-    /// Steps 8 and 9 of the core's verification (shared/DESIGN.md), for a
-    /// remembered token: everything else about it cannot change while the
-    /// keys stay the same.
-    fn check_time(&self, claims: &Claims, now: u64) -> Result<(), VerifyError> {
-        if now >= claims.exp.saturating_add(self.leeway) {
-            return Err(VerifyError::Expired);
-        }
-        let latest = now.saturating_add(self.leeway);
-        if claims.nbf > latest || claims.iat > latest {
-            return Err(VerifyError::NotYetValid);
-        }
-        Ok(())
     }
 
     /// The JWKS URL, when keys are fetched rather than given inline.
