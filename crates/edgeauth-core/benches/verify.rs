@@ -39,6 +39,10 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use edgeauth_core::{KeySet, Verifier};
 use serde_json::Value;
 
+#[path = "../tests/support/b64.rs"]
+mod b64;
+use b64::decode;
+
 struct Fixture {
     token: String,
     now: u64,
@@ -77,20 +81,6 @@ fn fixture() -> Fixture {
         key,
         signature,
     }
-}
-
-fn decode(s: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let (mut bits, mut n, mut out) = (0u32, 0, Vec::new());
-    for c in s.bytes() {
-        bits = bits << 6 | ALPHABET.iter().position(|&a| a == c).unwrap() as u32;
-        n += 6;
-        if n >= 8 {
-            n -= 8;
-            out.push((bits >> n) as u8);
-        }
-    }
-    out
 }
 
 impl Fixture {

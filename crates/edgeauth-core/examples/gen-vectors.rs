@@ -31,26 +31,16 @@ use hmac::Mac;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha512};
 
+#[path = "../tests/support/b64.rs"]
+mod b64_support;
+use b64_support::{decode, encode as b64};
+
 const ISSUER: &str = "https://auth.edgeauth.test";
 const AUDIENCE: &str = "api.edgeauth.test";
 /// 2026-01-01T00:00:00Z.
 const IAT: u64 = 1_767_225_600;
 const TTL: u64 = 900;
 const LEEWAY: u64 = 30;
-
-fn b64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let mut buf = [0u8; 3];
-        buf[..chunk.len()].copy_from_slice(chunk);
-        let n = u32::from_be_bytes([0, buf[0], buf[1], buf[2]]);
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
-}
 
 struct Keys {
     k1: ed25519_dalek::SigningKey,
@@ -1012,23 +1002,6 @@ fn build() -> Value {
         "jwks": jwks,
         "cases": cases.0,
     })
-}
-
-fn decode(s: &str) -> Vec<u8> {
-    let table: Vec<u8> =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".to_vec();
-    let mut bits = 0u32;
-    let mut n = 0;
-    let mut out = Vec::new();
-    for c in s.bytes() {
-        bits = bits << 6 | table.iter().position(|&t| t == c).unwrap() as u32;
-        n += 6;
-        if n >= 8 {
-            n -= 8;
-            out.push((bits >> n) as u8);
-        }
-    }
-    out
 }
 
 fn main() {

@@ -14,6 +14,8 @@
     missing_docs
 )]
 
+#[path = "../support/b64.rs"]
+mod b64;
 mod codes;
 mod props;
 mod vectors;

@@ -4,7 +4,7 @@ use ed25519_dalek::Signer;
 use edgeauth_core::{Claims, KeySet, Requirement, RoutePolicy, SigningKey, Verifier};
 use serde_json::{Value, json};
 
-use crate::vector_file;
+use crate::{b64::decode as b64, vector_file};
 
 /// The claims in the vectors' representation (aud always an array; tid and
 /// amr only when present), as the core itself writes them.
@@ -201,21 +201,6 @@ fn rfc8037_appendix_a4_signature() {
         &ed25519_dalek::Signature::from_bytes(&signature),
     )
     .unwrap();
-}
-
-/// Lenient test-only base64url decoding.
-fn b64(s: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let (mut bits, mut n, mut out) = (0u32, 0, Vec::new());
-    for c in s.bytes() {
-        bits = bits << 6 | ALPHABET.iter().position(|&a| a == c).unwrap() as u32;
-        n += 6;
-        if n >= 8 {
-            n -= 8;
-            out.push((bits >> n) as u8);
-        }
-    }
-    out
 }
 
 #[test]
