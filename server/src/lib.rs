@@ -6,15 +6,6 @@
 //! [`app`] builds the axum `Router` over an [`AppState`]; the `edgeauth`
 //! binary is a thin wrapper around [`cli::run`].
 
-#![cfg_attr(
-    test,
-    allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )
-)]
 #![allow(
     clippy::std_instead_of_core,
     clippy::std_instead_of_alloc,

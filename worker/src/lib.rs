@@ -5,15 +5,6 @@
 //! [`Problem`]) and are tested natively; on `wasm32` a thin `fetch` handler
 //! reads the request, asks the gate, and carries out its answer.
 
-#![cfg_attr(
-    test,
-    allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )
-)]
 // A Worker is std code; the core's no_std path lints do not apply here.
 #![allow(
     clippy::std_instead_of_core,

@@ -21,15 +21,6 @@
 //! - `std`: std in dependencies; the verifier itself never needs it.
 
 #![no_std]
-#![cfg_attr(
-    test,
-    allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )
-)]
 
 extern crate alloc;
 #[cfg(feature = "std")]

@@ -16,16 +16,6 @@
 //! conversion so that native unit tests cover them; the `#[wasm_bindgen]`
 //! items only map [`Failure`] to a `JsValue`.
 
-#![cfg_attr(
-    test,
-    allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )
-)]
-
 use edgeauth_core::{AccessError, KeySet, PolicyError, Requirement, VerifyError};
 use sha2::{Digest, Sha512};
 use wasm_bindgen::prelude::{JsValue, wasm_bindgen};
