@@ -14,12 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-15}"
-bin=$(cargo bench -q -p edgeauth-core --bench verify --no-run --message-format=json 2>/dev/null |
-  python3 -c 'import json,sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "verify" and m.get("executable"):
-        print(m["executable"])')
+bin=$(scripts/core-bench-bin.sh)
 for _ in $(seq "$runs"); do
   EDGEAUTH_BENCH_INTERLEAVED_ONLY=1 "$bin" --bench
 done | tee /dev/stderr | python3 -c '

@@ -7,12 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
-bin=$(cargo bench -q -p edgeauth-core --bench verify --no-run --message-format=json 2>/dev/null |
-  python3 -c 'import json,sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "verify" and m.get("executable"):
-        print(m["executable"])')
+bin=$(scripts/core-bench-bin.sh)
 count() {
   EDGEAUTH_BENCH_ONLY=$1 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" 2>&1 |
     sed -n 's/.*Collected : \([0-9]*\).*/\1/p'

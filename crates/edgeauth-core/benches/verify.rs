@@ -26,7 +26,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
-    missing_docs
+    missing_docs,
+    clippy::panic
 )]
 
 use std::{
@@ -36,12 +37,15 @@ use std::{
 
 use criterion::Criterion;
 use ed25519_dalek::{Signature, VerifyingKey};
-use edgeauth_core::{KeySet, Verifier};
-use serde_json::Value;
+use edgeauth_core::Verifier;
 
 #[path = "../tests/support/b64.rs"]
 mod b64;
+#[path = "../tests/support/vectors.rs"]
+mod support;
+
 use b64::decode;
+use support::{token_case, token_verifier, vector_file};
 
 struct Fixture {
     token: String,
@@ -52,24 +56,10 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/vectors/tokens.json"
-    );
-    let vectors: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let case = vectors["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "valid")
-        .unwrap();
+    let vectors = vector_file("tokens.json");
+    let case = token_case(&vectors, "valid");
     let token = case["token"].as_str().unwrap().to_owned();
-    let keys = KeySet::from_jwks(&vectors["jwks"].to_string()).unwrap();
-    let verifier = Verifier::new(
-        keys,
-        vectors["issuer"].as_str().unwrap(),
-        vectors["audience"].as_str().unwrap(),
-    );
+    let verifier = token_verifier(&vectors);
     let jwk = &vectors["jwks"]["keys"][0];
     let key =
         VerifyingKey::from_bytes(&decode(jwk["x"].as_str().unwrap()).try_into().unwrap()).unwrap();

@@ -160,9 +160,7 @@ impl Verifier {
         }
         Ok(claims)
     }
-}
 
-impl Verifier {
     /// Steps 8 and 9 alone: whether claims that verified earlier are still
     /// within their time window at `now`. For caches of verified tokens:
     /// nothing else about a token can change while the keys stay the same.

@@ -18,13 +18,6 @@
 mod b64;
 mod codes;
 mod props;
+#[path = "../support/vectors.rs"]
+mod support;
 mod vectors;
-
-use serde_json::Value;
-
-/// Reads a file of `tests/vectors/`.
-pub(crate) fn vector_file(name: &str) -> Value {
-    let path = format!("{}/../../tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}

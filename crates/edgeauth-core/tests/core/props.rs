@@ -3,7 +3,7 @@
 use edgeauth_core::{KeySet, RoutePolicy, Verifier};
 use proptest::prelude::*;
 
-use crate::vector_file;
+use crate::support::{token_case, token_verifier, vector_file};
 
 fn fixture() -> &'static (Verifier, String, u64) {
     static FIXTURE: std::sync::OnceLock<(Verifier, String, u64)> = std::sync::OnceLock::new();
@@ -11,20 +11,10 @@ fn fixture() -> &'static (Verifier, String, u64) {
 }
 
 fn load() -> (Verifier, String, u64) {
-    let file = vector_file("tokens.json");
-    let case = file["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "valid")
-        .unwrap();
-    let verifier = Verifier::new(
-        KeySet::from_jwks(&file["jwks"].to_string()).unwrap(),
-        file["issuer"].as_str().unwrap(),
-        file["audience"].as_str().unwrap(),
-    );
+    let tokens = vector_file("tokens.json");
+    let case = token_case(&tokens, "valid");
     (
-        verifier,
+        token_verifier(&tokens),
         case["token"].as_str().unwrap().to_owned(),
         case["now"].as_u64().unwrap(),
     )

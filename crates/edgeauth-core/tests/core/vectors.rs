@@ -4,7 +4,10 @@ use ed25519_dalek::Signer;
 use edgeauth_core::{Claims, KeySet, Requirement, RoutePolicy, SigningKey, Verifier};
 use serde_json::{Value, json};
 
-use crate::{b64::decode as b64, vector_file};
+use crate::{
+    b64::decode as b64,
+    support::{token_case, token_verifier, vector_file},
+};
 
 /// The claims in the vectors' representation (aud always an array; tid and
 /// amr only when present), as the core itself writes them.
@@ -23,28 +26,20 @@ fn strings(v: &Value) -> Vec<String> {
 #[test]
 fn token_vectors() {
     let file = vector_file("tokens.json");
-    let keys = KeySet::from_jwks(&file["jwks"].to_string()).unwrap();
+    let base = token_verifier(&file);
     let cases = file["cases"].as_array().unwrap();
     assert!(cases.len() > 100);
     let mut seen_codes = std::collections::BTreeSet::new();
     for case in cases {
         let name = case["name"].as_str().unwrap();
-        let verifier = Verifier::new(
-            keys.clone(),
-            file["issuer"].as_str().unwrap(),
-            file["audience"].as_str().unwrap(),
-        )
-        .with_leeway(
-            case.get("leeway")
-                .unwrap_or(&file["leeway"])
-                .as_u64()
-                .unwrap(),
-        )
-        .with_type_required(
+        let mut verifier = base.clone().with_type_required(
             case.get("require_type")
                 .and_then(Value::as_bool)
                 .unwrap_or(true),
         );
+        if let Some(leeway) = case.get("leeway") {
+            verifier = verifier.with_leeway(leeway.as_u64().unwrap());
+        }
         let revoked = case.get("revoked").map(strings).unwrap_or_default();
         let got = verifier.verify_with(
             case["token"].as_str().unwrap(),
@@ -77,18 +72,8 @@ fn token_vectors() {
 #[test]
 fn check_times_alone_follows_the_time_rules() {
     let file = vector_file("tokens.json");
-    let keys = KeySet::from_jwks(&file["jwks"].to_string()).unwrap();
-    let verifier = Verifier::new(
-        keys,
-        file["issuer"].as_str().unwrap(),
-        file["audience"].as_str().unwrap(),
-    );
-    let valid = file["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "valid_handmade")
-        .unwrap();
+    let verifier = token_verifier(&file);
+    let valid = token_case(&file, "valid_handmade");
     let claims = verifier
         .verify(
             valid["token"].as_str().unwrap(),
