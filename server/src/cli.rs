@@ -12,7 +12,7 @@ use crate::{
     http::app,
     secret::{MasterKey, SecretString},
     state::AppState,
-    store::{RoleDef, SqliteStore, Store, User},
+    store::{AnyStore, RoleDef, Store, User, connect_store},
 };
 
 /// The edgeauth issuing server and its administration commands.
@@ -172,22 +172,27 @@ fn init_logging(level: &str) {
 
 async fn open_store(
     config: &Config,
-) -> Result<SqliteStore, Box<dyn core::error::Error + Send + Sync>> {
-    let store = SqliteStore::connect(&config.database_url, config.sqlite_synchronous)
+) -> Result<AnyStore, Box<dyn core::error::Error + Send + Sync>> {
+    let url = &config.database_url;
+    let store = connect_store(url, config.sqlite_synchronous, config.database_pool_size)
         .await
-        .map_err(|e| format!("EDGEAUTH_DATABASE_URL ({}): {e}", config.database_url))?;
-    store.migrate().await?;
+        .map_err(|e| format!("EDGEAUTH_DATABASE_URL ({url}): {e}"))?;
+    store
+        .shared()
+        .migrate()
+        .await
+        .map_err(|e| format!("EDGEAUTH_DATABASE_URL ({url}): migrating: {e}"))?;
     Ok(store)
 }
 
 async fn state(
     config: &Config,
-    store: &SqliteStore,
+    store: &Arc<dyn Store>,
 ) -> Result<AppState, Box<dyn core::error::Error + Send + Sync>> {
     let master = config.resolve_master_key()?;
     Ok(AppState::new(
         config.clone(),
-        Arc::new(store.clone()),
+        Arc::clone(store),
         Arc::new(SystemClock),
         master,
     )
@@ -195,14 +200,15 @@ async fn state(
 }
 
 async fn dispatch(command: Command, config: Config) -> CliResult {
-    let store = open_store(&config).await?;
+    let opened = open_store(&config).await?;
+    let store = opened.shared();
     let result = match command {
         Command::Serve => serve(config, &store).await,
         Command::Migrate => {
             println!("migrations applied to {}", config.database_url);
             Ok(())
         }
-        Command::Keys(KeysCommand::List) => keys_list(&config, &store).await,
+        Command::Keys(KeysCommand::List) => keys_list(&config, &*store).await,
         Command::Keys(KeysCommand::Rotate) => {
             let state = state(&config, &store).await?;
             let kid = state.rotate_keys().await?;
@@ -215,13 +221,13 @@ async fn dispatch(command: Command, config: Config) -> CliResult {
         Command::Users(UsersCommand::Create { email, name, roles }) => {
             users_create(&config, &store, &email, name, &roles).await
         }
-        Command::Roles(command) => roles_command(&store, command).await,
+        Command::Roles(command) => roles_command(&*store, command).await,
     };
-    store.close().await;
+    opened.close().await;
     result
 }
 
-async fn serve(config: Config, store: &SqliteStore) -> CliResult {
+async fn serve(config: Config, store: &Arc<dyn Store>) -> CliResult {
     if config.mode != Mode::Production {
         tracing::warn!(mode = ?config.mode, "not in production mode (set EDGEAUTH_MODE=production for real users)");
     }
@@ -230,7 +236,14 @@ async fn serve(config: Config, store: &SqliteStore) -> CliResult {
         .await
         .map_err(|e| format!("EDGEAUTH_BIND ({}): {e}", config.bind))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, issuer = %config.issuer, "edgeauth listening");
+    tracing::info!(
+        %addr,
+        issuer = %config.issuer,
+        database = %config.database_url,
+        key_reload_s = config.key_reload,
+        session_cache_s = config.session_cache,
+        "edgeauth listening"
+    );
     println!("edgeauth listening on http://{addr}");
     std::io::stdout().flush()?;
     let reloader = {
@@ -278,7 +291,7 @@ async fn shutdown() {
     }
 }
 
-async fn keys_list(config: &Config, store: &SqliteStore) -> CliResult {
+async fn keys_list(config: &Config, store: &dyn Store) -> CliResult {
     let keys = tokens::list(
         store,
         tokens::publish_for(config.access_ttl, config.key_reload),
@@ -318,7 +331,7 @@ async fn keys_list(config: &Config, store: &SqliteStore) -> CliResult {
 
 async fn users_create(
     config: &Config,
-    store: &SqliteStore,
+    store: &Arc<dyn Store>,
     email: &str,
     name: Option<String>,
     roles: &[String],
@@ -359,7 +372,7 @@ fn check_name(what: &str, name: &str) -> CliResult {
 }
 
 async fn user(
-    store: &SqliteStore,
+    store: &dyn Store,
     email: &str,
 ) -> Result<User, Box<dyn core::error::Error + Send + Sync>> {
     let normalized = auth::normalize_email(email).map_err(describe)?;
@@ -369,7 +382,7 @@ async fn user(
         .ok_or_else(|| format!("no user with email {email}").into())
 }
 
-async fn roles_command(store: &SqliteStore, command: RolesCommand) -> CliResult {
+async fn roles_command(store: &dyn Store, command: RolesCommand) -> CliResult {
     match command {
         RolesCommand::Grant { email, role } => {
             check_name("role", &role)?;

@@ -85,8 +85,12 @@ pub enum Synchronous {
 pub struct Config {
     /// `MODE`: development (default), production or test.
     pub mode: Mode,
-    /// `DATABASE_URL`, default `sqlite://edgeauth.db`.
-    pub database_url: String,
+    /// `DATABASE_URL`, default `sqlite://edgeauth.db`; `postgres://...` or
+    /// `postgresql://...` for PostgreSQL. Its `Debug` hides a password.
+    pub database_url: DatabaseUrl,
+    /// `DATABASE_POOL_SIZE`: PostgreSQL connections per server instance,
+    /// default 10 (SQLite sizes its own pools).
+    pub database_pool_size: u32,
     /// `BIND`, default `127.0.0.1:8080`.
     pub bind: SocketAddr,
     /// `ISSUER`, default `http://<BIND>` (required in production).
@@ -140,14 +144,102 @@ pub struct Config {
     /// `KEY_RELOAD` in seconds: how often a running server rereads the
     /// signing keys (to see `keys rotate`), default 30.
     pub key_reload: u64,
-    /// `SESSION_CACHE` in seconds, default 30: how long this process may
-    /// trust a session it found live. Its own revocations apply at once;
-    /// 0 disables (several instances sharing one database).
+    /// `SESSION_CACHE` in seconds: how long this process may trust a
+    /// session it found live. Its own revocations apply at once; another
+    /// instance's only when the entry ages out. Default 30 on SQLite and 0
+    /// (off) on PostgreSQL, where several instances share the database.
     pub session_cache: u64,
     /// `SQLITE_SYNCHRONOUS`: normal (default) or full.
     pub sqlite_synchronous: Synchronous,
     /// `LOG`: error, warn, info (default), debug or trace.
     pub log: String,
+}
+
+/// Which storage backend a database URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `sqlite://PATH` (or `sqlite:PATH`): the embedded default.
+    Sqlite,
+    /// `postgres://...` or `postgresql://...`: several instances, one database.
+    Postgres,
+}
+
+/// `DATABASE_URL`. Its `Debug` and `Display` hide a password, so it can
+/// appear in logs and error messages.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// Checks the scheme (and, for PostgreSQL, that the URL parses).
+    fn parse(v: &str) -> Result<Self, String> {
+        let url = Self(v.to_owned());
+        let lower = v.to_ascii_lowercase();
+        if lower.starts_with("sqlite:") {
+            return Ok(url);
+        }
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            return match <sqlx::postgres::PgConnectOptions as core::str::FromStr>::from_str(v) {
+                Ok(_) => Ok(url),
+                Err(e) => Err(format!("is not a valid PostgreSQL URL ({e}): {url}")),
+            };
+        }
+        Err(format!(
+            "must be sqlite://PATH or postgres://USER@HOST/DATABASE, got \"{url}\""
+        ))
+    }
+
+    /// The URL itself, password included: only for connecting.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The backend it names.
+    pub fn backend(&self) -> Backend {
+        if self.0.to_ascii_lowercase().starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        }
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    /// The URL with any password (`user:PASSWORD@`, `password=...`) masked.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = self.0.as_str();
+        let (head, query) = url.split_once('?').unwrap_or((url, ""));
+        match head.split_once("://") {
+            Some((scheme, rest)) => {
+                let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                match authority.rsplit_once('@') {
+                    Some((userinfo, host)) => {
+                        let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+                        let masked = if userinfo.contains(':') { ":***" } else { "" };
+                        write!(f, "{scheme}://{user}{masked}@{host}{path}")?;
+                    }
+                    None => f.write_str(head)?,
+                }
+            }
+            None => f.write_str(head)?,
+        }
+        if !query.is_empty() {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => p.to_owned(),
+                })
+                .collect();
+            write!(f, "?{}", params.join("&"))?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
 }
 
 /// A setting that could not be used. Its `Display` names the setting.
@@ -187,6 +279,7 @@ const PREFIX: &str = "EDGEAUTH_";
 const KNOWN: &[&str] = &[
     "MODE",
     "DATABASE_URL",
+    "DATABASE_POOL_SIZE",
     "BIND",
     "ISSUER",
     "AUDIENCE",
@@ -559,7 +652,21 @@ impl Config {
         if key_reload == 0 {
             return Err(ConfigError::new("KEY_RELOAD", "must be at least 1s"));
         }
-        let session_cache = raw.duration_secs("SESSION_CACHE", 30)?;
+        let database_url = raw.parse(
+            "DATABASE_URL",
+            DatabaseUrl("sqlite://edgeauth.db".to_owned()),
+            DatabaseUrl::parse,
+        )?;
+        let database_pool_size = raw.number("DATABASE_POOL_SIZE", 10u32, 1..=1000)?;
+        // Several instances share a PostgreSQL database: another instance's
+        // logout must count at once unless the operator chose otherwise.
+        let session_cache = raw.duration_secs(
+            "SESSION_CACHE",
+            match database_url.backend() {
+                Backend::Sqlite => 30,
+                Backend::Postgres => 0,
+            },
+        )?;
         let sqlite_synchronous =
             raw.parse("SQLITE_SYNCHRONOUS", Synchronous::Normal, |v| {
                 match v.to_ascii_lowercase().as_str() {
@@ -578,21 +685,10 @@ impl Config {
                 ))
             }
         })?;
-        let database_url = raw.parse("DATABASE_URL", "sqlite://edgeauth.db".to_owned(), |v| {
-            if v.starts_with("sqlite:") {
-                Ok(v.to_owned())
-            } else if v.starts_with("postgres:") || v.starts_with("postgresql:") {
-                Err(
-                    "names PostgreSQL, which this build does not support yet (use sqlite://PATH)"
-                        .to_owned(),
-                )
-            } else {
-                Err(format!("must be a sqlite://PATH URL, got \"{v}\""))
-            }
-        })?;
         Ok(Self {
             mode,
             database_url,
+            database_pool_size,
             bind,
             issuer,
             audience,
@@ -714,7 +810,8 @@ mod tests {
     fn defaults_need_no_configuration() {
         let c = load(&[]).unwrap();
         assert_eq!(c.mode, Mode::Development);
-        assert_eq!(c.database_url, "sqlite://edgeauth.db");
+        assert_eq!(c.database_url.as_str(), "sqlite://edgeauth.db");
+        assert_eq!(c.session_cache, 30);
         assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(c.issuer, "http://127.0.0.1:8080");
         assert_eq!(
@@ -723,6 +820,47 @@ mod tests {
         );
         assert_eq!(c.argon2, Argon2Costs::OWASP);
         assert_eq!(c.allowed_origins, ["http://127.0.0.1:8080"]);
+    }
+
+    #[test]
+    fn database_url_picks_the_backend_and_hides_passwords() {
+        let c = load(&[(
+            "DATABASE_URL",
+            "postgres://app:s3cret@db.internal:5432/auth",
+        )])
+        .unwrap();
+        assert_eq!(c.database_url.backend(), Backend::Postgres);
+        assert_eq!(c.session_cache, 0, "off by default on PostgreSQL");
+        assert_eq!(
+            c.database_url.to_string(),
+            "postgres://app:***@db.internal:5432/auth"
+        );
+        assert!(!format!("{c:?}").contains("s3cret"));
+        let c = load(&[(
+            "DATABASE_URL",
+            "postgresql://db/auth?password=s3cret&sslmode=require",
+        )])
+        .unwrap();
+        assert_eq!(
+            c.database_url.to_string(),
+            "postgresql://db/auth?password=***&sslmode=require"
+        );
+        let c = load(&[
+            ("DATABASE_URL", "postgres://db/auth"),
+            ("SESSION_CACHE", "5"),
+        ])
+        .unwrap();
+        assert_eq!((c.session_cache, c.database_pool_size), (5, 10));
+        for bad in [
+            "mysql://db/auth",
+            "edgeauth.db",
+            "postgres://db:notaport/auth",
+        ] {
+            let e = load(&[("DATABASE_URL", bad)]).unwrap_err();
+            assert_eq!(e.setting, "EDGEAUTH_DATABASE_URL", "{bad}");
+        }
+        let e = load(&[("DATABASE_POOL_SIZE", "0")]).unwrap_err();
+        assert_eq!(e.setting, "EDGEAUTH_DATABASE_POOL_SIZE");
     }
 
     #[test]

@@ -28,14 +28,15 @@ pub use crate::{
     auth::tokens::KeyInfo,
     clock::{Clock, ManualClock, SystemClock},
     config::{
-        Argon2Costs, Config, ConfigError, Mode, PasswordRules, Synchronous, parse_duration_ms,
+        Argon2Costs, Backend, Config, ConfigError, DatabaseUrl, Mode, PasswordRules, Synchronous,
+        parse_duration_ms,
     },
     error::{AppError, PROBLEM_JSON},
     http::app,
     secret::{MasterKey, SecretString},
     state::AppState,
     store::{
-        NewSession, RefreshRecord, RoleDef, RotateOutcome, Rotation, Session, SqliteStore, Store,
-        StoreError, StoredKey, User,
+        AnyStore, NewSession, PgStore, RefreshRecord, RoleDef, RotateOutcome, Rotation, Session,
+        SqliteStore, Store, StoreError, StoredKey, User, connect_store,
     },
 };

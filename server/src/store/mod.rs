@@ -1,5 +1,7 @@
-//! Storage: one trait, one implementation per backend (SQLite now,
-//! PostgreSQL next), each with its own append-only migrations folder.
+//! Storage: one trait, one implementation per backend (SQLite for one
+//! machine, PostgreSQL for several instances sharing a database), each with
+//! its own append-only migrations folder; [`connect_store`] picks one from
+//! `DATABASE_URL`.
 //!
 //! The trait speaks in plain values (ids as strings, times as seconds since
 //! the epoch, hashes as bytes) so the SQL of each backend stays portable.
@@ -8,12 +10,59 @@
 //! when several server instances share one database.
 
 use core::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::config::{Backend, DatabaseUrl, Synchronous};
+
+mod postgres;
+mod rows;
 mod sqlite;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+
+/// An open store of either backend.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum AnyStore {
+    /// SQLite.
+    Sqlite(SqliteStore),
+    /// PostgreSQL.
+    Postgres(PgStore),
+}
+
+impl AnyStore {
+    /// The store, for the app state.
+    pub fn shared(&self) -> Arc<dyn Store> {
+        match self {
+            Self::Sqlite(s) => Arc::new(s.clone()),
+            Self::Postgres(s) => Arc::new(s.clone()),
+        }
+    }
+
+    /// Closes its connections.
+    pub async fn close(&self) {
+        match self {
+            Self::Sqlite(s) => s.close().await,
+            Self::Postgres(s) => s.close().await,
+        }
+    }
+}
+
+/// Opens the backend that `url` names (not yet migrated). `synchronous`
+/// applies to SQLite, `pool_size` to PostgreSQL.
+pub async fn connect_store(
+    url: &DatabaseUrl,
+    synchronous: Synchronous,
+    pool_size: u32,
+) -> Result<AnyStore, StoreError> {
+    Ok(match url.backend() {
+        Backend::Sqlite => AnyStore::Sqlite(SqliteStore::connect(url.as_str(), synchronous).await?),
+        Backend::Postgres => AnyStore::Postgres(PgStore::connect(url.as_str(), pool_size).await?),
+    })
+}
 
 /// A storage failure. Backend errors are kept as opaque sources.
 #[derive(Debug)]
