@@ -1,20 +1,29 @@
 //! The embedded SQLite backend: WAL mode, one writer connection (SQLite
 //! serialises writers anyway; one connection avoids busy-lock upgrades) and a
 //! small pool of readers.
+//!
+//! Refresh rotations, the one write on a hot path, are group-committed: a
+//! task takes every rotation that is waiting, runs them as one script in one
+//! transaction, and answers each. Under load that turns many transactions,
+//! each a few round trips to the connection's thread, into a few; one
+//! rotation alone waits for nothing.
 
-use core::{str::FromStr, time::Duration};
+use core::{fmt::Write as _, str::FromStr, time::Duration};
 
 use async_trait::async_trait;
 use sqlx::{
     Row, Sqlite, SqlitePool, Transaction,
-    sqlite::{
-        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-    },
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
+use tokio::sync::{mpsc, oneshot};
 
 use super::{
     NewSession, RefreshRecord, RoleDef, RotateOutcome, Rotation, Session, Store, StoreError,
     StoredKey, User,
+    rows::{
+        SESSION_COLUMNS, StoreRow as _, USER_COLUMNS, backend, db_time, role_definitions,
+        session_from, session_with_user_from, user_from,
+    },
 };
 use crate::config::Synchronous;
 
@@ -25,73 +34,19 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[(
     include_str!("../../migrations/sqlite/0001_initial.sql"),
 )];
 
+/// The most rotations one transaction takes (four parameters each).
+const MAX_BATCH: usize = 64;
+
+/// A rotation waiting for the batcher, with where its outcome goes.
+type Pending = (Rotation, oneshot::Sender<Result<RotateOutcome, StoreError>>);
+
 /// SQLite storage.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    rotations: mpsc::Sender<Pending>,
 }
-
-fn backend(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &e
-        && db.is_unique_violation()
-    {
-        return StoreError::Conflict;
-    }
-    StoreError::Backend(Box::new(e))
-}
-
-/// Seconds as stored (INTEGER is signed).
-fn db_time(t: u64) -> i64 {
-    i64::try_from(t).unwrap_or(i64::MAX)
-}
-
-fn from_db_time(t: i64) -> u64 {
-    u64::try_from(t).unwrap_or(0)
-}
-
-fn get_time(row: &SqliteRow, column: &str) -> Result<u64, StoreError> {
-    row.try_get::<i64, _>(column)
-        .map(from_db_time)
-        .map_err(backend)
-}
-
-fn get_opt_time(row: &SqliteRow, column: &str) -> Result<Option<u64>, StoreError> {
-    Ok(row
-        .try_get::<Option<i64>, _>(column)
-        .map_err(backend)?
-        .map(from_db_time))
-}
-
-fn get_str(row: &SqliteRow, column: &str) -> Result<String, StoreError> {
-    row.try_get(column).map_err(backend)
-}
-
-fn user_from(row: &SqliteRow) -> Result<User, StoreError> {
-    Ok(User {
-        id: get_str(row, "id")?,
-        email: get_str(row, "email")?,
-        name: row.try_get("name").map_err(backend)?,
-        password_hash: get_str(row, "password_hash")?,
-        created_at: get_time(row, "created_at")?,
-    })
-}
-
-fn session_from(row: &SqliteRow) -> Result<Session, StoreError> {
-    Ok(Session {
-        id: get_str(row, "id")?,
-        user_id: get_str(row, "user_id")?,
-        created_at: get_time(row, "created_at")?,
-        last_used_at: get_time(row, "last_used_at")?,
-        expires_at: get_time(row, "expires_at")?,
-        absolute_expires_at: get_time(row, "absolute_expires_at")?,
-        revoked_at: get_opt_time(row, "revoked_at")?,
-        user_agent: row.try_get("user_agent").map_err(backend)?,
-    })
-}
-
-const SESSION_COLUMNS: &str = "s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, \
-     s.absolute_expires_at, s.revoked_at, s.user_agent";
 
 impl SqliteStore {
     /// Opens (creating if missing) the database at a `sqlite://PATH` URL.
@@ -125,7 +80,13 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(backend)?;
-        Ok(Self { writer, reader })
+        let (rotations, pending) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(rotate_batches(writer.clone(), pending));
+        Ok(Self {
+            writer,
+            reader,
+            rotations,
+        })
     }
 
     /// Closes both pools (checkpoints happen on the last close).
@@ -198,7 +159,8 @@ impl Store for SqliteStore {
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
-        sqlx::query("SELECT id, email, name, password_hash, created_at FROM users WHERE email = ?")
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(email)
             .fetch_optional(&self.reader)
             .await
@@ -209,7 +171,8 @@ impl Store for SqliteStore {
     }
 
     async fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
-        sqlx::query("SELECT id, email, name, password_hash, created_at FROM users WHERE id = ?")
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id)
             .fetch_optional(&self.reader)
             .await
@@ -264,35 +227,17 @@ impl Store for SqliteStore {
             .fetch_all(&self.reader)
             .await
             .map_err(backend)?;
-        let inherits = sqlx::query("SELECT role, parent FROM role_inherits ORDER BY role, parent")
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?;
-        let perms = sqlx::query("SELECT role, perm FROM role_permissions ORDER BY role, perm")
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?;
-        let mut defs: Vec<RoleDef> = names
-            .into_iter()
-            .map(|name| RoleDef {
-                name,
-                ..RoleDef::default()
-            })
-            .collect();
-        for (rows, is_perm) in [(inherits, false), (perms, true)] {
-            for row in rows {
-                let role: String = row.try_get(0).map_err(backend)?;
-                let value: String = row.try_get(1).map_err(backend)?;
-                if let Some(def) = defs.iter_mut().find(|d| d.name == role) {
-                    if is_perm {
-                        def.perms.push(value);
-                    } else {
-                        def.inherits.push(value);
-                    }
-                }
-            }
-        }
-        Ok(defs)
+        let inherits: Vec<(String, String)> =
+            sqlx::query_as("SELECT role, parent FROM role_inherits ORDER BY role, parent")
+                .fetch_all(&self.reader)
+                .await
+                .map_err(backend)?;
+        let perms: Vec<(String, String)> =
+            sqlx::query_as("SELECT role, perm FROM role_permissions ORDER BY role, perm")
+                .fetch_all(&self.reader)
+                .await
+                .map_err(backend)?;
+        Ok(role_definitions(names, inherits, perms))
     }
 
     async fn define_role(&self, role: &RoleDef, now: u64) -> Result<(), StoreError> {
@@ -344,11 +289,11 @@ impl Store for SqliteStore {
         rows.iter()
             .map(|row| {
                 Ok(StoredKey {
-                    kid: get_str(row, "kid")?,
-                    public_key: row.try_get("public_key").map_err(backend)?,
-                    sealed_seed: row.try_get("sealed_seed").map_err(backend)?,
-                    created_at: get_time(row, "created_at")?,
-                    retired_at: get_opt_time(row, "retired_at")?,
+                    kid: row.text("kid")?,
+                    public_key: row.bytes("public_key")?,
+                    sealed_seed: row.bytes("sealed_seed")?,
+                    created_at: row.time("created_at")?,
+                    retired_at: row.opt_time("retired_at")?,
                 })
             })
             .collect()
@@ -463,21 +408,14 @@ impl Store for SqliteStore {
              u.created_at AS user_created_at \
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?"
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id)
             .fetch_optional(&self.reader)
             .await
-            .map_err(backend)?;
-        let Some(row) = row else { return Ok(None) };
-        let session = session_from(&row)?;
-        let user = User {
-            id: session.user_id.clone(),
-            email: get_str(&row, "email")?,
-            name: row.try_get("name").map_err(backend)?,
-            password_hash: get_str(&row, "password_hash")?,
-            created_at: get_time(&row, "user_created_at")?,
-        };
-        Ok(Some((session, user)))
+            .map_err(backend)?
+            .as_ref()
+            .map(session_with_user_from)
+            .transpose()
     }
 
     async fn user_sessions(&self, user_id: &str, now: u64) -> Result<Vec<Session>, StoreError> {
@@ -531,54 +469,111 @@ impl Store for SqliteStore {
         let Some(row) = row else { return Ok(None) };
         Ok(Some(RefreshRecord {
             session: session_from(&row)?,
-            generation: get_time(&row, "generation")?,
-            used_at: get_opt_time(&row, "token_used_at")?,
+            generation: row.time("generation")?,
+            used_at: row.opt_time("token_used_at")?,
         }))
     }
 
     async fn rotate_refresh(&self, r: &Rotation) -> Result<RotateOutcome, StoreError> {
-        // One script, one round trip to SQLite's thread, inside a
-        // transaction. Each write is conditional, and each later statement
-        // proceeds only if the previous one changed exactly one row
-        // (`changes()`), so a lost race, a used token or a dead session
-        // writes nothing: (1) insert the successor if the parent is unused
-        // and its session live; (2) mark the parent used; (3) slide the
-        // session, returning it. (PostgreSQL does the same in one statement
-        // of data-modifying CTEs.)
-        let sql = format!(
+        let (tx, rx) = oneshot::channel();
+        let gone = || StoreError::Backend("the rotation task has stopped".into());
+        self.rotations
+            .send((r.clone(), tx))
+            .await
+            .map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+}
+
+/// The batcher: takes what is waiting (at least one), commits it as one
+/// transaction, answers, repeats. Ends when every store handle is dropped.
+async fn rotate_batches(writer: SqlitePool, mut pending: mpsc::Receiver<Pending>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while pending.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let rotations: Vec<&Rotation> = batch.iter().map(|(r, _)| r).collect();
+        match rotate_in_one_transaction(&writer, &rotations).await {
+            Ok(outcomes) => {
+                for ((_, answer), outcome) in batch.drain(..).zip(outcomes) {
+                    let _ = answer.send(Ok(outcome));
+                }
+            }
+            // One failing rotation must not fail the others: retry alone,
+            // so each gets its own outcome or error.
+            Err(_) if batch.len() > 1 => {
+                for (rotation, answer) in batch.drain(..) {
+                    let outcome = rotate_in_one_transaction(&writer, &[&rotation]).await;
+                    let outcome = outcome.map(|o| o.into_iter().next());
+                    let _ = answer.send(outcome.map(|o| o.unwrap_or(RotateOutcome::NotRotated)));
+                }
+            }
+            Err(e) => {
+                if let Some((_, answer)) = batch.pop() {
+                    let _ = answer.send(Err(e));
+                }
+            }
+        }
+    }
+}
+
+/// Rotates each of `rotations` in one transaction, with one script: one
+/// round trip to SQLite's thread for the lot, plus begin and commit.
+///
+/// Each rotation is three conditional statements, and each statement
+/// proceeds only if the previous one changed exactly one row (`changes()`),
+/// so a used token, a dead session, or an earlier rotation of the same
+/// parent in this very batch writes nothing: (1) insert the successor if
+/// the parent is unused and its session live; (2) mark the parent used;
+/// (3) slide the session, returning it with the rotation's index. A
+/// rotation with no returned row was not rotated. (PostgreSQL does the same
+/// in one statement of data-modifying CTEs.)
+async fn rotate_in_one_transaction(
+    writer: &SqlitePool,
+    rotations: &[&Rotation],
+) -> Result<Vec<RotateOutcome>, StoreError> {
+    let columns = SESSION_COLUMNS.replace("s.", "");
+    let mut sql = String::new();
+    for index in 0..rotations.len() {
+        let [child, parent, now, expires] = [1, 2, 3, 4].map(|n| 4 * index + n);
+        let _ = writeln!(
+            sql,
             "INSERT INTO refresh_tokens (token_hash, session_id, generation, created_at, used_at) \
-               SELECT ?1, t.session_id, t.generation + 1, ?3, NULL \
+               SELECT ?{child}, t.session_id, t.generation + 1, ?{now}, NULL \
                FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
-               WHERE t.token_hash = ?2 AND t.used_at IS NULL \
-                 AND s.revoked_at IS NULL AND s.expires_at > ?3; \
-             UPDATE refresh_tokens SET used_at = ?3 \
-               WHERE token_hash = ?2 AND used_at IS NULL AND changes() = 1; \
-             UPDATE sessions SET last_used_at = ?3, expires_at = MIN(?4, absolute_expires_at) \
+               WHERE t.token_hash = ?{parent} AND t.used_at IS NULL \
+                 AND s.revoked_at IS NULL AND s.expires_at > ?{now}; \
+             UPDATE refresh_tokens SET used_at = ?{now} \
+               WHERE token_hash = ?{parent} AND used_at IS NULL AND changes() = 1; \
+             UPDATE sessions SET last_used_at = ?{now}, \
+                 expires_at = MIN(?{expires}, absolute_expires_at) \
                WHERE changes() = 1 \
-                 AND id = (SELECT session_id FROM refresh_tokens WHERE token_hash = ?1) \
-               RETURNING {}, (SELECT json_group_array(role) FROM \
-                 (SELECT role FROM user_roles WHERE user_id = sessions.user_id ORDER BY role)) \
-                 AS direct_roles",
-            SESSION_COLUMNS.replace("s.", "")
+                 AND id = (SELECT session_id FROM refresh_tokens WHERE token_hash = ?{child}) \
+               RETURNING {index} AS batch_index, {columns}, \
+                 (SELECT json_group_array(role) FROM (SELECT role FROM user_roles \
+                   WHERE user_id = sessions.user_id ORDER BY role)) AS direct_roles;"
         );
-        let mut tx = self.begin().await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    }
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for r in rotations {
+        query = query
             .bind(&r.child_hash[..])
             .bind(&r.parent_hash[..])
             .bind(db_time(r.now))
-            .bind(db_time(r.expires_at))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(backend)?;
-        let Some(row) = rows.first() else {
-            tx.rollback().await.map_err(backend)?;
-            return Ok(RotateOutcome::NotRotated);
-        };
-        let session = session_from(row)?;
+            .bind(db_time(r.expires_at));
+    }
+    let mut tx = writer.begin().await.map_err(backend)?;
+    let rows = query.fetch_all(&mut *tx).await.map_err(backend)?;
+    commit(tx).await?;
+    let mut outcomes = vec![RotateOutcome::NotRotated; rotations.len()];
+    for row in &rows {
+        let index: i64 = row.try_get("batch_index").map_err(backend)?;
         let roles: String = row.try_get("direct_roles").map_err(backend)?;
         let roles: Vec<String> =
             serde_json::from_str(&roles).map_err(|e| StoreError::Backend(Box::new(e)))?;
-        commit(tx).await?;
-        Ok(RotateOutcome::Rotated(session, roles))
+        let outcome = usize::try_from(index)
+            .ok()
+            .and_then(|i| outcomes.get_mut(i))
+            .ok_or_else(|| StoreError::Backend("rotation index out of range".into()))?;
+        *outcome = RotateOutcome::Rotated(session_from(row)?, roles);
     }
+    Ok(outcomes)
 }
