@@ -15,7 +15,7 @@ use crate::support::{AUDIENCE, ISSUER, PASSWORD, TempDir};
 const BIN: &str = env!("CARGO_BIN_EXE_edgeauth");
 
 /// A command in `dir` with only the given EDGEAUTH_ settings.
-fn edgeauth(dir: &TempDir, env: &[(&str, &str)], args: &[&str]) -> Command {
+pub(crate) fn edgeauth(dir: &TempDir, env: &[(&str, &str)], args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args).current_dir(&dir.0).kill_on_drop(true);
     for (key, _) in std::env::vars() {
@@ -29,7 +29,7 @@ fn edgeauth(dir: &TempDir, env: &[(&str, &str)], args: &[&str]) -> Command {
     cmd
 }
 
-const TEST_ENV: &[(&str, &str)] = &[
+pub(crate) const TEST_ENV: &[(&str, &str)] = &[
     ("MODE", "test"),
     ("ARGON2_MEMORY_KIB", "64"),
     ("ARGON2_ITERATIONS", "1"),
@@ -38,13 +38,13 @@ const TEST_ENV: &[(&str, &str)] = &[
     ("LOG", "debug"),
 ];
 
-struct Running {
-    child: Child,
-    base: String,
-    log: std::path::PathBuf,
+pub(crate) struct Running {
+    pub(crate) child: Child,
+    pub(crate) base: String,
+    pub(crate) log: std::path::PathBuf,
 }
 
-async fn serve(dir: &TempDir, env: &[(&str, &str)], log_name: &str) -> Running {
+pub(crate) async fn serve(dir: &TempDir, env: &[(&str, &str)], log_name: &str) -> Running {
     let log = dir.0.join(log_name);
     let stderr = std::fs::File::create(&log).unwrap();
     let mut child = edgeauth(dir, env, &["serve"])
@@ -70,7 +70,7 @@ async fn serve(dir: &TempDir, env: &[(&str, &str)], log_name: &str) -> Running {
     Running { child, base, log }
 }
 
-async fn post(base: &str, path: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn post(base: &str, path: &str, body: Value) -> (u16, Value) {
     let response = reqwest::Client::new()
         .post(format!("{base}{path}"))
         .json(&body)
@@ -149,7 +149,7 @@ async fn zero_config_start_and_kill_9_loses_no_issued_token() {
     }
 }
 
-async fn run(
+pub(crate) async fn run(
     dir: &TempDir,
     env: &[(&str, &str)],
     args: &[&str],

@@ -104,12 +104,9 @@ async fn a_different_master_key_is_refused_naming_the_setting() {
         None,
     )
     .unwrap();
-    let store =
-        edgeauth_server::SqliteStore::connect(&config.database_url, config.sqlite_synchronous)
-            .await
-            .unwrap();
+    let store = crate::support::open(&config).await.shared();
     let master = config.resolve_master_key().unwrap();
-    let err = edgeauth_server::AppState::new(config, std::sync::Arc::new(store), clock, master)
+    let err = edgeauth_server::AppState::new(config, store, clock, master)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("EDGEAUTH_MASTER_KEY"), "{err}");

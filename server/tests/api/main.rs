@@ -18,6 +18,7 @@
 mod binary;
 mod endpoints;
 mod keys;
+mod multi;
 mod refresh;
 mod store;
 mod support;

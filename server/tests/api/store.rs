@@ -1,12 +1,14 @@
-//! The storage conformance story: what every backend must do, run here
-//! against SQLite (and, later, against PostgreSQL with the same function).
+//! The storage conformance story: what every backend must do, one function
+//! run against SQLite and against PostgreSQL.
+
+use std::sync::Arc;
 
 use edgeauth_server::{
-    NewSession, RotateOutcome, Rotation, SqliteStore, Store, StoreError, StoredKey, Synchronous,
-    User,
+    NewSession, PgStore, RotateOutcome, Rotation, SqliteStore, Store, StoreError, StoredKey,
+    Synchronous, User,
 };
 
-use crate::support::{T0, TempDir};
+use crate::support::{T0, TempDir, postgres_url};
 
 fn session(id: &str, user: &str, at: u64, hash: u8) -> NewSession {
     NewSession {
@@ -31,7 +33,67 @@ fn key(kid: &str, at: u64) -> StoredKey {
 }
 
 /// The conformance suite, for any backend.
-async fn conformance(store: &dyn Store) {
+async fn conformance(store: Arc<dyn Store>) {
+    sequential(&*store).await;
+    concurrent(store).await;
+}
+
+/// What races must not break: one rotation wins, the session limit holds.
+async fn concurrent(store: Arc<dyn Store>) {
+    let user = User {
+        id: "u9".into(),
+        email: "race@example.com".into(),
+        name: None,
+        password_hash: "$argon2id$...".into(),
+        created_at: T0,
+    };
+    store.create_user(&user).await.unwrap();
+    // 16 sign-ins at once with a limit of 3: exactly 3 stay live.
+    let logins: Vec<_> = (0..16u8)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let new = session(&format!("r{i}"), "u9", T0 + 20, 100 + i);
+                store.create_session(&new, 3).await.unwrap()
+            })
+        })
+        .collect();
+    let mut evicted = 0;
+    for login in logins {
+        evicted += login.await.unwrap().len();
+    }
+    let live = store.user_sessions("u9", T0 + 21).await.unwrap();
+    assert_eq!((live.len(), evicted), (3, 13), "the session limit broke");
+    // 8 rotations of one token at once: one wins, the others write nothing.
+    let parent = [100 + live[0].id[1..].parse::<u8>().unwrap(); 32];
+    let rotations: Vec<_> = (0..8u8)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let rotation = Rotation {
+                    parent_hash: parent,
+                    child_hash: [200 + i; 32],
+                    now: T0 + 22,
+                    expires_at: T0 + 122,
+                };
+                store.rotate_refresh(&rotation).await.unwrap()
+            })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for (i, rotation) in rotations.into_iter().enumerate() {
+        if let RotateOutcome::Rotated(..) = rotation.await.unwrap() {
+            won.push(i);
+        }
+    }
+    assert_eq!(won.len(), 1, "two live successors");
+    for i in 0..8u8 {
+        let child = store.refresh_token(&[200 + i; 32]).await.unwrap();
+        assert_eq!(child.is_some(), won == [usize::from(i)]);
+    }
+}
+
+async fn sequential(store: &dyn Store) {
     store.migrate().await.unwrap();
     store.migrate().await.unwrap(); // idempotent
 
@@ -205,10 +267,19 @@ async fn conformance(store: &dyn Store) {
 
 #[tokio::test]
 async fn sqlite_conforms() {
-    let dir = TempDir::new();
+    let dir = TempDir::sqlite();
     let store = SqliteStore::connect(&dir.db_url(), Synchronous::Normal)
         .await
         .unwrap();
-    conformance(&store).await;
+    conformance(Arc::new(store.clone())).await;
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_conforms() {
+    let Some(admin) = postgres_url() else { return };
+    let db = TempDir::postgres(&admin);
+    let store = PgStore::connect(&db.db_url(), 8).await.unwrap();
+    conformance(Arc::new(store.clone())).await;
     store.close().await;
 }

@@ -1,5 +1,10 @@
 //! Test harness: the real app on an ephemeral loopback port, a temporary
-//! SQLite database, a manual clock, and a real HTTP client.
+//! database, a manual clock, and a real HTTP client.
+//!
+//! The database is SQLite, or with `EDGEAUTH_TEST_BACKEND=postgres` a fresh
+//! PostgreSQL database per test on the server at
+//! `EDGEAUTH_TEST_POSTGRES_URL` (scripts/test-server.sh starts a throwaway
+//! one and runs the suite both ways), so every HTTP test runs on both.
 
 use std::{
     path::PathBuf,
@@ -9,7 +14,7 @@ use std::{
     },
 };
 
-use edgeauth_server::{AppState, Config, ManualClock, SqliteStore, Store, app};
+use edgeauth_server::{AnyStore, AppState, Config, ManualClock, app, connect_store};
 use reqwest::{Method, header::HeaderMap};
 use serde_json::{Value, json};
 
@@ -22,28 +27,133 @@ pub const ORIGIN: &str = "https://app.example";
 pub const MASTER_KEY: &str = "3f1c9a7be2d04c6f8a15b3e9d27c6f40a8e1b5c39d7f2a6e0c4b8d1f5a9e3c72";
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// A directory removed when dropped.
-pub struct TempDir(pub PathBuf);
+/// The PostgreSQL server for tests (an admin URL, e.g.
+/// `postgres://postgres@127.0.0.1:5432/postgres`). When unset, the
+/// PostgreSQL-only tests say so and pass, unless
+/// `EDGEAUTH_TEST_REQUIRE_POSTGRES=1` (set by scripts/test-server.sh, so CI
+/// never skips them) makes that a failure.
+pub fn postgres_url() -> Option<String> {
+    let url = std::env::var("EDGEAUTH_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
+        assert!(
+            std::env::var("EDGEAUTH_TEST_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "EDGEAUTH_TEST_REQUIRE_POSTGRES=1 but EDGEAUTH_TEST_POSTGRES_URL is not set"
+        );
+        eprintln!("EDGEAUTH_TEST_POSTGRES_URL not set: PostgreSQL part not run");
+    }
+    url
+}
+
+/// Whether this run's HTTP tests use PostgreSQL (`EDGEAUTH_TEST_BACKEND`).
+pub fn on_postgres() -> bool {
+    std::env::var("EDGEAUTH_TEST_BACKEND").as_deref() == Ok("postgres")
+}
+
+/// Runs SQL on the test PostgreSQL server's admin database, from a thread
+/// of its own (so sync code, `Drop` included, can use it).
+fn pg_admin(admin_url: &str, sql: String) {
+    let url = admin_url.to_owned();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            use sqlx::Connection as _;
+            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            conn.close().await.unwrap();
+        });
+    })
+    .join()
+    .unwrap();
+}
+
+/// `url` with its database name replaced.
+fn with_database(url: &str, name: &str) -> String {
+    let (head, query) = url.split_once('?').unwrap_or((url, ""));
+    let base = &head[..head.rfind('/').unwrap()];
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    format!("{base}/{name}{query}")
+}
+
+/// A fresh database: a directory removed when dropped (the working
+/// directory of spawned binaries, and the SQLite file), plus on PostgreSQL
+/// a database of its own, dropped with it.
+pub struct TempDir(pub PathBuf, Option<(String, String)>);
 
 impl TempDir {
+    /// A fresh database of this run's backend.
     pub fn new() -> Self {
+        if on_postgres() {
+            Self::postgres(&postgres_url().expect("EDGEAUTH_TEST_POSTGRES_URL"))
+        } else {
+            Self::sqlite()
+        }
+    }
+
+    /// A fresh SQLite database, whatever this run's backend.
+    pub fn sqlite() -> Self {
+        Self::with(None)
+    }
+
+    /// A fresh PostgreSQL database on the server at `admin_url`.
+    pub fn postgres(admin_url: &str) -> Self {
+        Self::with(Some(admin_url))
+    }
+
+    fn with(admin_url: Option<&str>) -> Self {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("edgeauth-test-{}-{n}", std::process::id()));
+        let name = format!("edgeauth-test-{}-{n}", std::process::id());
+        let dir = std::env::temp_dir().join(&name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
+        let pg = admin_url.map(|admin| {
+            let db = name.replace('-', "_");
+            pg_admin(admin, format!("CREATE DATABASE {db}"));
+            (admin.to_owned(), db)
+        });
+        Self(dir, pg)
     }
 
     pub fn db_url(&self) -> String {
-        format!("sqlite://{}", self.0.join("edgeauth.db").display())
+        match &self.1 {
+            Some((admin, db)) => with_database(admin, db),
+            None => format!("sqlite://{}", self.0.join("edgeauth.db").display()),
+        }
     }
 }
 
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+        if let Some((admin, db)) = &self.1 {
+            pg_admin(admin, format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+        }
     }
+}
+
+/// Opens and migrates the store a configuration names.
+pub async fn open(config: &Config) -> AnyStore {
+    let store = connect_store(
+        &config.database_url,
+        config.sqlite_synchronous,
+        config.database_pool_size,
+    )
+    .await
+    .unwrap();
+    store.shared().migrate().await.unwrap();
+    store
 }
 
 /// The settings every test server gets; `extra` overrides.
@@ -70,14 +180,9 @@ pub fn settings(dir: &TempDir, extra: &[(&str, &str)]) -> Vec<(String, String)> 
 /// A state over a migrated store in `dir`.
 pub async fn state(dir: &TempDir, extra: &[(&str, &str)], clock: Arc<ManualClock>) -> AppState {
     let config = Config::from_sources(settings(dir, extra), None).unwrap();
-    let store = SqliteStore::connect(&config.database_url, config.sqlite_synchronous)
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
+    let store = open(&config).await.shared();
     let master = config.resolve_master_key().unwrap();
-    AppState::new(config, Arc::new(store), clock, master)
-        .await
-        .unwrap()
+    AppState::new(config, store, clock, master).await.unwrap()
 }
 
 /// A running server.
