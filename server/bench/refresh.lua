@@ -3,6 +3,7 @@
 -- one connection and one token chain; tokens come from tokens.txt (one per
 -- line, one per thread), made by bench.sh.
 local tokens = {}
+local threads = {}
 local next_index = 1
 
 function setup(thread)
@@ -12,6 +13,7 @@ function setup(thread)
     end
   end
   thread:set("token", tokens[next_index])
+  threads[#threads + 1] = thread
   next_index = next_index + 1
 end
 
@@ -34,4 +36,13 @@ response = function(status, headers, body)
   else
     failures = failures + 1
   end
+end
+
+-- Every answer but 200 is a failure: a chain whose rotation failed is dead.
+done = function(summary, latency, requests)
+  local failed = 0
+  for _, thread in ipairs(threads) do
+    failed = failed + (thread:get("failures") or 0)
+  end
+  io.write(string.format("failed rotations: %d\n", failed))
 end

@@ -515,6 +515,13 @@ async fn rotate_batches(writer: SqlitePool, mut pending: mpsc::Receiver<Pending>
     }
 }
 
+/// An argument of the rotation script.
+#[derive(Clone, Copy)]
+enum Arg<'a> {
+    Hash(&'a [u8; 32]),
+    Time(i64),
+}
+
 /// Rotates each of `rotations` in one transaction, with one script: one
 /// round trip to SQLite's thread for the lot, plus begin and commit.
 ///
@@ -532,33 +539,38 @@ async fn rotate_in_one_transaction(
 ) -> Result<Vec<RotateOutcome>, StoreError> {
     let columns = SESSION_COLUMNS.replace("s.", "");
     let mut sql = String::new();
-    for index in 0..rotations.len() {
-        let [child, parent, now, expires] = [1, 2, 3, 4].map(|n| 4 * index + n);
+    // Anonymous `?`s only: sqlx binds a multi-statement script's numbered
+    // parameters wrongly once gaps add up (`?5` in a later statement leaves
+    // `?1`..`?4` unnamed there, and those unnamed slots consume arguments),
+    // so each statement's arguments are listed in the order its `?`s appear.
+    let mut args: Vec<Arg<'_>> = Vec::with_capacity(9 * rotations.len());
+    for (index, r) in rotations.iter().enumerate() {
+        let (child, parent) = (Arg::Hash(&r.child_hash), Arg::Hash(&r.parent_hash));
+        let (now, expires) = (Arg::Time(db_time(r.now)), Arg::Time(db_time(r.expires_at)));
         let _ = writeln!(
             sql,
             "INSERT INTO refresh_tokens (token_hash, session_id, generation, created_at, used_at) \
-               SELECT ?{child}, t.session_id, t.generation + 1, ?{now}, NULL \
+               SELECT ?, t.session_id, t.generation + 1, ?, NULL \
                FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
-               WHERE t.token_hash = ?{parent} AND t.used_at IS NULL \
-                 AND s.revoked_at IS NULL AND s.expires_at > ?{now}; \
-             UPDATE refresh_tokens SET used_at = ?{now} \
-               WHERE token_hash = ?{parent} AND used_at IS NULL AND changes() = 1; \
-             UPDATE sessions SET last_used_at = ?{now}, \
-                 expires_at = MIN(?{expires}, absolute_expires_at) \
+               WHERE t.token_hash = ? AND t.used_at IS NULL \
+                 AND s.revoked_at IS NULL AND s.expires_at > ?; \
+             UPDATE refresh_tokens SET used_at = ? \
+               WHERE token_hash = ? AND used_at IS NULL AND changes() = 1; \
+             UPDATE sessions SET last_used_at = ?, expires_at = MIN(?, absolute_expires_at) \
                WHERE changes() = 1 \
-                 AND id = (SELECT session_id FROM refresh_tokens WHERE token_hash = ?{child}) \
+                 AND id = (SELECT session_id FROM refresh_tokens WHERE token_hash = ?) \
                RETURNING {index} AS batch_index, {columns}, \
                  (SELECT json_group_array(role) FROM (SELECT role FROM user_roles \
                    WHERE user_id = sessions.user_id ORDER BY role)) AS direct_roles;"
         );
+        args.extend([child, now, parent, now, now, parent, now, expires, child]);
     }
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for r in rotations {
-        query = query
-            .bind(&r.child_hash[..])
-            .bind(&r.parent_hash[..])
-            .bind(db_time(r.now))
-            .bind(db_time(r.expires_at));
+    for arg in args {
+        query = match arg {
+            Arg::Hash(hash) => query.bind(&hash[..]),
+            Arg::Time(time) => query.bind(time),
+        };
     }
     let mut tx = writer.begin().await.map_err(backend)?;
     let rows = query.fetch_all(&mut *tx).await.map_err(backend)?;

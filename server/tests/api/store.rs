@@ -91,6 +91,52 @@ async fn concurrent(store: Arc<dyn Store>) {
         let child = store.refresh_token(&[200 + i; 32]).await.unwrap();
         assert_eq!(child.is_some(), won == [usize::from(i)]);
     }
+    // 150 families rotated at once (a backend may take queued rotations
+    // together): every rotation lands, on its own family.
+    let hash = |family: u8, generation: u8| {
+        let mut hash = [0xF0; 32];
+        hash[..2].copy_from_slice(&[family, generation]);
+        hash
+    };
+    for family in 0..150u8 {
+        let new = NewSession {
+            token_hash: hash(family, 0),
+            ..session(&format!("m{family}"), "u9", T0 + 30, 0)
+        };
+        store.create_session(&new, 1000).await.unwrap();
+    }
+    let rotations: Vec<_> = (0..150u8)
+        .map(|family| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let rotation = Rotation {
+                    parent_hash: hash(family, 0),
+                    child_hash: hash(family, 1),
+                    now: T0 + 31,
+                    expires_at: T0 + 131,
+                };
+                store.rotate_refresh(&rotation).await.unwrap()
+            })
+        })
+        .collect();
+    for (family, rotation) in (0..150u8).zip(rotations) {
+        let RotateOutcome::Rotated(session, _) = rotation.await.unwrap() else {
+            panic!("family {family} was not rotated");
+        };
+        assert_eq!(session.id, format!("m{family}"));
+        let child = store
+            .refresh_token(&hash(family, 1))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((child.session.id, child.generation), (session.id, 1));
+        let parent = store
+            .refresh_token(&hash(family, 0))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(parent.used_at, Some(T0 + 31));
+    }
 }
 
 async fn sequential(store: &dyn Store) {
