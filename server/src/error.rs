@@ -61,6 +61,9 @@ pub enum AppError {
     TooManyAttempts(u64),
     /// 503 `server_busy`: password hashing is saturated; Retry-After seconds.
     Busy(u64),
+    /// 503 `database_unavailable`: the database cannot be reached for now.
+    /// Logged, with Retry-After.
+    Unavailable(Box<dyn core::error::Error + Send + Sync>),
     /// 500: anything that is our fault. Logged, never shown.
     Internal(Box<dyn core::error::Error + Send + Sync>),
 }
@@ -95,7 +98,7 @@ impl AppError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Busy(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -117,6 +120,7 @@ impl AppError {
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::TooManyAttempts(_) => "too_many_attempts",
             Self::Busy(_) => "server_busy",
+            Self::Unavailable(_) => "database_unavailable",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -145,6 +149,7 @@ impl AppError {
             Self::UnsupportedMediaType(expected) => format!("expected {expected}"),
             Self::TooManyAttempts(_) => "too many failed attempts; try again later".into(),
             Self::Busy(_) => "the server is busy; try again shortly".into(),
+            Self::Unavailable(_) => "the database is unavailable; try again shortly".into(),
             Self::Internal(_) => "an internal error occurred".into(),
         }
     }
@@ -152,6 +157,7 @@ impl AppError {
     fn retry_after(&self) -> Option<u64> {
         match self {
             Self::TooManyAttempts(s) | Self::Busy(s) => Some((*s).max(1)),
+            Self::Unavailable(_) => Some(1),
             _ => None,
         }
     }
@@ -165,7 +171,9 @@ impl AppError {
             Self::BadRequest { code, .. } if *code == "unsupported_grant_type" => {
                 "unsupported_grant_type"
             }
-            Self::TooManyAttempts(_) | Self::Busy(_) => "temporarily_unavailable",
+            Self::TooManyAttempts(_) | Self::Busy(_) | Self::Unavailable(_) => {
+                "temporarily_unavailable"
+            }
             Self::Internal(_) => "server_error",
             _ => "invalid_request",
         }
@@ -295,8 +303,10 @@ impl Problem {
 impl AppError {
     /// Logs an internal error, once, where it becomes a response.
     fn log(&self) {
-        if let Self::Internal(e) = self {
-            tracing::error!(error = %e, "internal error");
+        match self {
+            Self::Internal(e) => tracing::error!(error = %e, "internal error"),
+            Self::Unavailable(e) => tracing::error!(error = %e, "database unavailable"),
+            _ => {}
         }
     }
 }
@@ -310,7 +320,10 @@ impl IntoResponse for AppError {
 
 impl From<crate::store::StoreError> for AppError {
     fn from(e: crate::store::StoreError) -> Self {
-        Self::internal(e)
+        match e {
+            crate::store::StoreError::Unavailable(_) => Self::Unavailable(Box::new(e)),
+            e => Self::internal(e),
+        }
     }
 }
 
@@ -355,6 +368,11 @@ mod tests {
             ),
             (AppError::TooManyAttempts(5), 429, "too_many_attempts"),
             (AppError::Busy(1), 503, "server_busy"),
+            (
+                AppError::Unavailable("connection refused".into()),
+                503,
+                "database_unavailable",
+            ),
             (AppError::internal("boom"), 500, "internal_error"),
         ];
         for (error, status, code) in cases {

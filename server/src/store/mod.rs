@@ -72,6 +72,9 @@ pub enum StoreError {
     Conflict,
     /// A row the operation needs does not exist.
     NotFound,
+    /// The database cannot be reached (connection refused or lost, pool
+    /// exhausted or closed, server shutting down): worth a retry.
+    Unavailable(Box<dyn core::error::Error + Send + Sync>),
     /// The backend failed.
     Backend(Box<dyn core::error::Error + Send + Sync>),
 }
@@ -81,6 +84,7 @@ impl fmt::Display for StoreError {
         match self {
             Self::Conflict => f.write_str("conflicting row"),
             Self::NotFound => f.write_str("row not found"),
+            Self::Unavailable(e) => write!(f, "database unavailable: {e}"),
             Self::Backend(e) => write!(f, "database: {e}"),
         }
     }
@@ -89,7 +93,7 @@ impl fmt::Display for StoreError {
 impl core::error::Error for StoreError {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
-            Self::Backend(e) => Some(&**e),
+            Self::Unavailable(e) | Self::Backend(e) => Some(&**e),
             _ => None,
         }
     }

@@ -6,14 +6,27 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use super::{RoleDef, Session, StoreError, User};
 
-/// A backend error; a unique violation is `Conflict`.
+/// A backend error: a unique violation is `Conflict`; a database out of
+/// reach (no connection, pool exhausted or closed, PostgreSQL's connection
+/// exceptions, class 08, and shutdowns, 57P01..57P03) is `Unavailable`.
 pub(super) fn backend(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &e
-        && db.is_unique_violation()
-    {
-        return StoreError::Conflict;
+    let unavailable = match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => return StoreError::Conflict,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+        }),
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        _ => false,
+    };
+    if unavailable {
+        StoreError::Unavailable(Box::new(e))
+    } else {
+        StoreError::Backend(Box::new(e))
     }
-    StoreError::Backend(Box::new(e))
 }
 
 /// Seconds as stored (INTEGER and BIGINT are signed).

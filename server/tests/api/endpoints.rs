@@ -576,3 +576,27 @@ async fn saturated_hashing_answers_503_with_retry_after() {
     assert!(statuses.contains(&200), "{statuses:?}");
     assert!(statuses.contains(&503), "{statuses:?}");
 }
+
+#[tokio::test]
+async fn a_database_out_of_reach_answers_503_with_retry_after() {
+    let s = Server::start(&[]).await;
+    s.register("offline@example.com").await;
+    s.store.close().await;
+    for r in [
+        s.post_json(
+            "/auth/token",
+            json!({"email": "offline@example.com", "password": PASSWORD}),
+        )
+        .await,
+        s.refresh("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+            .await,
+    ] {
+        r.assert_problem(503, "database_unavailable");
+        assert_eq!(r.header("retry-after"), "1");
+        assert!(
+            !r.body["detail"].as_str().unwrap().contains("pool"),
+            "{}",
+            r.body
+        );
+    }
+}

@@ -179,10 +179,22 @@ pub fn settings(dir: &TempDir, extra: &[(&str, &str)]) -> Vec<(String, String)> 
 
 /// A state over a migrated store in `dir`.
 pub async fn state(dir: &TempDir, extra: &[(&str, &str)], clock: Arc<ManualClock>) -> AppState {
+    state_and_store(dir, extra, clock).await.0
+}
+
+/// A state over a migrated store in `dir`, and that store.
+pub async fn state_and_store(
+    dir: &TempDir,
+    extra: &[(&str, &str)],
+    clock: Arc<ManualClock>,
+) -> (AppState, AnyStore) {
     let config = Config::from_sources(settings(dir, extra), None).unwrap();
-    let store = open(&config).await.shared();
+    let store = open(&config).await;
     let master = config.resolve_master_key().unwrap();
-    AppState::new(config, store, clock, master).await.unwrap()
+    let state = AppState::new(config, store.shared(), clock, master)
+        .await
+        .unwrap();
+    (state, store)
 }
 
 /// A running server.
@@ -191,6 +203,8 @@ pub struct Server {
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
     pub state: AppState,
+    /// The store under the state (tests may close it).
+    pub store: AnyStore,
     /// Kept so the database outlives the server.
     pub _dir: TempDir,
 }
@@ -267,7 +281,7 @@ impl Server {
 
     pub async fn start_in(dir: TempDir, extra: &[(&str, &str)]) -> Self {
         let clock = Arc::new(ManualClock::new(T0));
-        let state = state(&dir, extra, Arc::clone(&clock)).await;
+        let (state, store) = state_and_store(&dir, extra, Arc::clone(&clock)).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let router = app(state.clone());
@@ -277,6 +291,7 @@ impl Server {
             client: reqwest::Client::new(),
             clock,
             state,
+            store,
             _dir: dir,
         }
     }
