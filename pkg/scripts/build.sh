@@ -18,8 +18,13 @@ pkg="$(cd "$(dirname "$0")/.." && pwd)"
 root="$(cd "$pkg/.." && pwd)"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 wasm_opt="$pkg/node_modules/.bin/wasm-opt"
-# wasm-opt passes, chosen by measurement (README.md "Budgets").
-WASM_OPT_FLAGS=(-O3)
+# wasm-opt passes, chosen by measurement (README.md "Build settings, chosen
+# by measurement"). -O3, but no inlining of a function merely because it has
+# one caller: that glued the whole signature check (decompression, the
+# double-base scalar multiplication and its loop) into one 16 KB function,
+# which V8 then recompiled with TurboFan during the first verification, and
+# Node waits for that compilation at exit (about 10 ms of the start-up).
+WASM_OPT_FLAGS=(-O3 --one-caller-inline-max-function-size 0)
 
 if [ ! -x "$wasm_opt" ]; then
   echo "build: $wasm_opt is missing; run 'npm install' in pkg/ first" >&2
