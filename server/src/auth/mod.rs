@@ -107,9 +107,9 @@ pub(crate) async fn login(
     user_agent: Option<String>,
     now: u64,
 ) -> Result<TokenPair, AppError> {
-    let key = email.trim().to_lowercase();
-    state.limiter.check(&key, now)?;
+    // The hashing slot first: a flood is shed before it costs a lookup.
     let slot = state.hasher.slot().await?;
+    let had_failures = state.limiter.check(&*state.store, email, now).await?;
     let user = match normalize_email(email) {
         Ok(email) => state.store.user_by_email(&email).await?,
         Err(_) => None,
@@ -123,10 +123,12 @@ pub(crate) async fn login(
         )
         .await?;
     let Some(user) = user.filter(|_| verified.ok) else {
-        state.limiter.failed(&key, now);
+        state.limiter.failed(&*state.store, email, now).await?;
         return Err(AppError::InvalidCredentials);
     };
-    state.limiter.succeeded(&key);
+    if had_failures {
+        state.limiter.succeeded(&*state.store, email).await?;
+    }
     if let Some(hash) = verified.rehash {
         state.store.set_password_hash(&user.id, &hash).await?;
         tracing::info!(user_id = %user.id, "password rehashed with the current argon2 parameters");

@@ -34,7 +34,8 @@ pub(super) fn db_time(t: u64) -> i64 {
     i64::try_from(t).unwrap_or(i64::MAX)
 }
 
-fn from_db_time(t: i64) -> u64 {
+/// Seconds (or any count) as read back; a negative value reads as 0.
+pub(super) fn from_db_time(t: i64) -> u64 {
     u64::try_from(t).unwrap_or(0)
 }
 

@@ -476,3 +476,31 @@ async fn a_key_rotation_reaches_every_instance() {
         .to_owned();
     assert_eq!(kid(&from_b), kid(&new));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_count_on_every_instance() {
+    let Some(cluster) = Cluster::new() else {
+        return;
+    };
+    let limit = [("LOGIN_MAX_FAILURES", "3")];
+    let (a, b) = tokio::join!(cluster.serve(&limit, "a"), cluster.serve(&limit, "b"));
+    register(&a.base, "brute@example.com").await;
+    let wrong = json!({"email": "brute@example.com", "password": "not the password"});
+    for base in [&a.base, &b.base, &a.base] {
+        let (status, body) = post(base, "/auth/token", wrong.clone()).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (401, Some("invalid_credentials"))
+        );
+    }
+    // Three failures across two instances: both refuse, even the right password.
+    let right = json!({"email": "Brute@Example.com", "password": PASSWORD});
+    for base in [&b.base, &a.base] {
+        let (status, body) = post(base, "/auth/token", right.clone()).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (429, Some("too_many_attempts")),
+            "{body}"
+        );
+    }
+}

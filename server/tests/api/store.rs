@@ -91,6 +91,20 @@ async fn concurrent(store: Arc<dyn Store>) {
         let child = store.refresh_token(&[200 + i; 32]).await.unwrap();
         assert_eq!(child.is_some(), won == [usize::from(i)]);
     }
+    // 20 failed sign-ins at once all count.
+    let failures: Vec<_> = (0..20)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.record_login_failure(&[9; 32], T0, 60).await })
+        })
+        .collect();
+    for failure in failures {
+        failure.await.unwrap().unwrap();
+    }
+    assert_eq!(
+        store.login_failures(&[9; 32]).await.unwrap(),
+        Some((20, T0))
+    );
     // 150 families rotated at once (a backend may take queued rotations
     // together): every rotation lands, on its own family.
     let hash = |family: u8, generation: u8| {
@@ -309,6 +323,24 @@ async fn sequential(store: &dyn Store) {
         None,
         "a refused rotation must leave no trace"
     );
+
+    // Failed sign-ins: counted per window, a new window once it ended,
+    // ended windows forgotten as failures come in, cleared on request.
+    let (k, other) = ([7; 32], [8; 32]);
+    assert_eq!(store.login_failures(&k).await.unwrap(), None);
+    store.record_login_failure(&k, T0, 60).await.unwrap();
+    store.record_login_failure(&k, T0 + 59, 60).await.unwrap();
+    assert_eq!(store.login_failures(&k).await.unwrap(), Some((2, T0)));
+    store.record_login_failure(&k, T0 + 60, 60).await.unwrap();
+    assert_eq!(store.login_failures(&k).await.unwrap(), Some((1, T0 + 60)));
+    store
+        .record_login_failure(&other, T0 + 61, 60)
+        .await
+        .unwrap();
+    store.record_login_failure(&k, T0 + 121, 60).await.unwrap();
+    assert_eq!(store.login_failures(&other).await.unwrap(), None);
+    store.clear_login_failures(&k).await.unwrap();
+    assert_eq!(store.login_failures(&k).await.unwrap(), None);
 }
 
 #[tokio::test]
