@@ -51,15 +51,16 @@ mod glue {
 
     use edgeauth_core::KeySet;
     use worker::{
-        Context, Env, console_error, console_warn, event, js_sys,
-        wasm_bindgen::{JsCast, JsValue},
+        Context, Env, console_error, console_warn, js_sys,
+        wasm_bindgen::{JsCast, JsValue, closure::Closure, prelude::wasm_bindgen},
         wasm_bindgen_futures::{JsFuture, future_to_promise},
         web_sys,
     };
 
     use crate::{
         Config, ConfigError, Decision, Gate, JwksCache, Need, PROBLEM_JSON, Plan, Problem,
-        gate::JWKS_FETCH_TIMEOUT_MS, is_identity_header, path_and_query, path_only, token_from,
+        gate::{IDENTITY_HEADER_PREFIX, JWKS_FETCH_TIMEOUT_MS},
+        path_and_query, path_only, token_from,
     };
 
     /// What the isolate keeps between requests: built from the settings on
@@ -129,25 +130,59 @@ mod glue {
             .or_else(|| js_sys::JSON::stringify(&value).ok()?.as_string())
     }
 
-    #[event(fetch)]
-    async fn fetch(
+    /// The Worker's `fetch` handler (what `#[event(fetch)]` would export,
+    /// minus its Rust future): a request the gate can decide at once (every
+    /// request but one whose key must first be fetched) is answered with
+    /// the origin's fetch promise itself, so the common path builds no
+    /// future, no waker closures and no extra promise; the rest runs as a
+    /// future. Never rejects: failures become problem+json answers.
+    #[wasm_bindgen(wasm_bindgen = worker::wasm_bindgen, js_sys = worker::js_sys)]
+    #[allow(
+        unreachable_pub,
+        reason = "wasm-bindgen exports only `pub` functions; the Worker's entry is the wasm export"
+    )]
+    pub fn fetch(
         req: web_sys::Request,
         env: Env,
-        ctx: Context,
-    ) -> worker::Result<web_sys::Response> {
-        match handle(&req, &env, &ctx).await {
-            Ok(response) => Ok(response),
-            Err(problem) => Ok(problem_response(&problem)?),
+        ctx: worker::worker_sys::Context,
+    ) -> js_sys::Promise {
+        let ctx = Context::new(ctx);
+        match handle(&req, &env, &ctx) {
+            Ok(Handled::Forward(promise)) => promise,
+            Ok(Handled::NeedKeys(request)) => future_to_promise(async move {
+                match handle_unknown_key(&req, &env, &ctx, request).await {
+                    Ok(promise) => Ok(promise.into()),
+                    Err(problem) => answer(&problem),
+                }
+            }),
+            Err(problem) => match answer(&problem) {
+                Ok(response) => js_sys::Promise::resolve(&response),
+                Err(e) => js_sys::Promise::reject(&e),
+            },
         }
     }
 
-    async fn handle(
-        req: &web_sys::Request,
-        env: &Env,
-        ctx: &Context,
-    ) -> Result<web_sys::Response, Problem> {
+    /// What [`handle`] could do without waiting.
+    enum Handled {
+        /// The origin's answer, under way.
+        Forward(js_sys::Promise),
+        /// The token names a key not held: fetch the key set, then decide.
+        NeedKeys(Parsed),
+    }
+
+    /// A request waiting for keys: what the gate needs of it, read from it
+    /// once, and the gate's first answer (an unknown key).
+    struct Parsed {
+        url: String,
+        method: String,
+        token: Option<String>,
+        now_ms: u64,
+        decision: Decision,
+    }
+
+    fn handle(req: &web_sys::Request, env: &Env, ctx: &Context) -> Result<Handled, Problem> {
         let now_ms = clock_ms();
-        let mut gate = gate(env)?;
+        let gate = gate(env)?;
         let url = req.url();
         let path = path_only(path_and_query(&url));
         let method = req.method();
@@ -156,61 +191,120 @@ mod glue {
         let cookie = headers.get("cookie").ok().flatten();
         let token = token_from(authorization.as_deref(), cookie.as_deref());
 
-        let mut decision = gate.decide(&method, path, token, now_ms / 1000);
+        let decision = gate.decide(&method, path, token, now_ms / 1000);
         if let Some(jwks_url) = gate.jwks_url() {
             if decision.is_unknown_key() {
-                if refresh_keys(jwks_url, Need::UnknownKey, now_ms, ctx).await {
-                    gate = self::gate(env)?;
-                    decision = gate.decide(&method, path, token, now_ms / 1000);
-                }
-                let cold =
-                    with_state(|s| (!s.cache.loaded()).then(|| s.cache.retry_after(clock_ms())));
-                if let (true, Some(Some(retry_after))) = (decision.is_unknown_key(), cold) {
-                    return Err(Problem::jwks_unavailable(retry_after));
-                }
-            } else {
-                // Serve with the keys at hand; refresh stale ones meanwhile.
-                refresh_keys(jwks_url, Need::Stale, now_ms, ctx).await;
+                return Ok(Handled::NeedKeys(Parsed {
+                    token: token.map(str::to_owned),
+                    url,
+                    method,
+                    now_ms,
+                    decision,
+                }));
+            }
+            // Serve with the keys at hand; refresh stale ones meanwhile.
+            start_refresh(jwks_url, Need::Stale, now_ms, ctx);
+        }
+        forward(&gate, req, &url, decision).map(Handled::Forward)
+    }
+
+    /// The token's key is not held: fetch the key set (at most once a
+    /// minute, or join the fetch under way), then decide again.
+    async fn handle_unknown_key(
+        req: &web_sys::Request,
+        env: &Env,
+        ctx: &Context,
+        request: Parsed,
+    ) -> Result<js_sys::Promise, Problem> {
+        let Parsed {
+            url,
+            method,
+            token,
+            now_ms,
+            mut decision,
+        } = request;
+        let path = path_only(path_and_query(&url));
+        let mut gate = gate(env)?;
+        if let Some(jwks_url) = gate.jwks_url() {
+            if let Some(promise) = start_refresh(jwks_url, Need::UnknownKey, now_ms, ctx) {
+                // Never rejects: fetch_keys reports failures in the state.
+                let _ = JsFuture::from(promise).await;
+                gate = self::gate(env)?;
+                decision = gate.decide(&method, path, token.as_deref(), now_ms / 1000);
+            }
+            let cold = with_state(|s| (!s.cache.loaded()).then(|| s.cache.retry_after(clock_ms())));
+            if let (true, Some(Some(retry_after))) = (decision.is_unknown_key(), cold) {
+                return Err(Problem::jwks_unavailable(retry_after));
             }
         }
-        match decision {
-            Decision::Deny(denial) => Err(denial.problem()),
-            Decision::Forward(identity) => {
-                // `new Request(originUrl, request)`: the method, headers, body
-                // stream and redirect mode (manual, for an incoming request)
-                // carry over; the copy's headers are ours to change.
-                let outbound = web_sys::Request::new_with_str_and_init(
-                    &gate.forward_url(&url),
-                    req.unchecked_ref::<web_sys::RequestInit>(),
-                )
-                .map_err(internal)?;
-                let headers = outbound.headers();
-                // Whatever the client sent as X-Edgeauth-* goes, on every route.
-                let spoofed: Vec<String> = headers
-                    .keys()
-                    .into_iter()
-                    .filter_map(|name| name.ok()?.as_string())
-                    .filter(|name| is_identity_header(name))
-                    .collect();
-                for name in spoofed {
-                    headers.delete(&name).map_err(internal)?;
-                }
-                for (name, value) in identity.iter().flat_map(|identity| identity.headers()) {
-                    headers.set(name, &value).map_err(internal)?;
-                }
-                let response = JsFuture::from(global_fetch(&outbound)).await.map_err(|e| {
-                    console_error!("edgeauth: origin fetch failed: {e:?}");
-                    Problem::bad_gateway()
-                })?;
-                response.dyn_into().map_err(internal)
+        forward(&gate, req, &url, decision)
+    }
+
+    /// Carries out a decision: a denial, or the request on its way to the
+    /// origin with the client's `X-Edgeauth-*` headers removed (every
+    /// route) and the identity headers added (protected routes).
+    fn forward(
+        gate: &Gate,
+        req: &web_sys::Request,
+        url: &str,
+        decision: Decision,
+    ) -> Result<js_sys::Promise, Problem> {
+        let identity = match decision {
+            Decision::Deny(denial) => return Err(denial.problem()),
+            Decision::Forward(identity) => identity,
+        };
+        let outbound =
+            js::outbound(req, &gate.forward_url(url), IDENTITY_HEADER_PREFIX).map_err(internal)?;
+        if let Some(identity) = identity {
+            let headers = outbound.headers();
+            for (name, value) in identity.headers() {
+                headers.set(name, &value).map_err(internal)?;
             }
+        }
+        Ok(ORIGIN_FAILED.with(|on_error| js::send(&outbound, on_error)))
+    }
+
+    thread_local! {
+        /// What a failed origin fetch turns into: made once per isolate and
+        /// kept, so forwarding creates no closure per request.
+        static ORIGIN_FAILED: Closure<dyn FnMut(JsValue) -> JsValue> = Closure::new(|error: JsValue| {
+            console_error!("edgeauth: origin fetch failed: {error:?}");
+            answer(&Problem::bad_gateway()).unwrap_or(error)
+        });
+    }
+
+    /// The JavaScript half of forwarding (`src/forward.js`).
+    mod js {
+        use worker::{
+            js_sys,
+            wasm_bindgen::{self, prelude::wasm_bindgen},
+            web_sys,
+        };
+
+        #[wasm_bindgen(module = "/src/forward.js", wasm_bindgen = worker::wasm_bindgen, js_sys = worker::js_sys)]
+        extern "C" {
+            /// `new Request(url, request)` minus every header named `prefix*`.
+            #[wasm_bindgen(catch)]
+            pub(super) fn outbound(
+                request: &web_sys::Request,
+                url: &str,
+                prefix: &str,
+            ) -> Result<web_sys::Request, wasm_bindgen::JsValue>;
+
+            /// `fetch(request).catch(on_error)`.
+            pub(super) fn send(
+                request: &web_sys::Request,
+                on_error: &wasm_bindgen::closure::Closure<
+                    dyn FnMut(wasm_bindgen::JsValue) -> wasm_bindgen::JsValue,
+                >,
+            ) -> js_sys::Promise;
         }
     }
 
-    /// Starts or joins a JWKS fetch as the cache plans it. For an unknown
-    /// key, waits for it and returns whether one ran; a stale refresh runs
-    /// in the background.
-    async fn refresh_keys(url: &str, need: Need, now_ms: u64, ctx: &Context) -> bool {
+    /// Starts or joins a JWKS fetch as the cache plans it; the fetch
+    /// outlives this request if need be. Returns the fetch to wait for when
+    /// a key is unknown; a stale set's refresh runs in the background.
+    fn start_refresh(url: &str, need: Need, now_ms: u64, ctx: &Context) -> Option<js_sys::Promise> {
         let promise = with_state(|state| match state.cache.plan(need, now_ms) {
             Plan::Skip => None,
             Plan::Wait => state.in_flight.clone(),
@@ -220,21 +314,12 @@ mod glue {
                 state.in_flight = Some(promise.clone());
                 Some(promise)
             }
-        });
-        let Some(Some(promise)) = promise else {
-            return false;
-        };
-        // The fetch outlives this request if need be.
+        })??;
         let context: &worker::worker_sys::Context = ctx.as_ref();
         if let Err(e) = context.wait_until(&promise) {
             console_warn!("edgeauth: waitUntil failed: {e:?}");
         }
-        if need == Need::Stale {
-            return false;
-        }
-        // Never rejects: fetch_keys reports failures in the state.
-        let _ = JsFuture::from(promise).await;
-        true
+        (need == Need::UnknownKey).then_some(promise)
     }
 
     /// Fetches the JWKS and records the outcome; keeps the last good set
@@ -300,6 +385,11 @@ mod glue {
     fn internal(error: JsValue) -> Problem {
         console_error!("edgeauth: {error:?}");
         Problem::internal_error()
+    }
+
+    /// A problem+json answer.
+    fn answer(problem: &Problem) -> Result<JsValue, JsValue> {
+        problem_response(problem).map(JsValue::from)
     }
 
     fn problem_response(problem: &Problem) -> Result<web_sys::Response, JsValue> {

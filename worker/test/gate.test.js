@@ -5,8 +5,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 
-import { mint, startOrigin, startWrangler, gateVars, withKid, ISSUER } from './harness.js';
+import { mint, startOrigin, startWrangler, gateVars, withKid, ISSUER, WORKER_DIR } from './harness.js';
 
 const ROUTES = JSON.stringify([
   { path: '/public/**', public: true },
@@ -22,22 +23,29 @@ let origin;
 let gate;
 let misconfigured;
 let keyless;
+let probed;
 
 before(async () => {
   fixtures = await mint();
   origin = await startOrigin({ jwks: fixtures.jwks_k1 });
   const vars = gateVars({ origin: origin.url, jwksUrl: `${origin.url}/jwks.json`, routes: ROUTES });
-  [gate, misconfigured, keyless] = await Promise.all([
+  [gate, misconfigured, keyless, probed] = await Promise.all([
     startWrangler({ name: 'gate', vars }),
     // A typo in the rules: the gate must say which setting, not crash.
     startWrangler({ name: 'misconfigured', vars: { ...vars, EDGEAUTH_ROUTES: '[{"path":"/**","requir":{}}]' } }),
     // A JWKS URL that answers no key set.
     startWrangler({ name: 'keyless', vars: { ...vars, EDGEAUTH_JWKS_URL: `${origin.url}/not-a-jwks` } }),
+    // The gate seen from inside its isolate (test/probe.js), keys inline.
+    startWrangler({
+      name: 'probed',
+      main: join(WORKER_DIR, 'test', 'probe.js'),
+      vars: gateVars({ origin: origin.url, jwks: fixtures.jwks_k1, routes: ROUTES }),
+    }),
   ]);
 });
 
 after(async () => {
-  await Promise.all([gate, misconfigured, keyless].filter(Boolean).map((w) => w.stop()));
+  await Promise.all([gate, misconfigured, keyless, probed].filter(Boolean).map((w) => w.stop()));
   await origin?.close();
 });
 
@@ -112,6 +120,38 @@ test('spoofed X-Edgeauth-* headers never reach the origin', async () => {
   echo = await response.json();
   const leaked = Object.keys(echo.headers).filter((h) => h.startsWith('x-edgeauth-'));
   assert.deepEqual(leaked, []);
+});
+
+test('an origin that hangs up: 502 bad_gateway', async () => {
+  const response = await fetch(`${gate.url}/public/hang-up`);
+  await problem(response, 502, 'bad_gateway');
+  // The gate goes on serving.
+  const after = await fetch(`${gate.url}/public/page`);
+  assert.equal(after.status, 200);
+  await after.body?.cancel();
+});
+
+test('forwarding holds on to nothing: no JS handle, wasm memory or closure grows per request', async () => {
+  const probe = async () => (await fetch(`${probed.url}/__probe`)).json();
+  const forwardSome = async (n) => {
+    for (let i = 0; i < n; i += 1) {
+      const headers = { ...bearer(fixtures.tokens.valid), 'x-edgeauth-sub': 'spoof', 'x-other': String(i) };
+      const response = await fetch(`${probed.url}/api/articles/${i}?q=${i}`, { method: 'POST', headers, body: `b${i}` });
+      assert.equal(response.status, 200);
+      await response.arrayBuffer();
+      const denied = await fetch(`${probed.url}/api/x`, { headers: bearer(fixtures.tokens.tampered) });
+      assert.equal(denied.status, 401);
+      await denied.arrayBuffer();
+    }
+  };
+  await forwardSome(20); // first use: the state, the remembered token, caches
+  const before = await probe();
+  await forwardSome(200);
+  const after = await probe();
+  assert.equal(after.tableLength, before.tableLength, 'externref table grew');
+  assert.equal(after.tableHeld, before.tableHeld, 'JS values left held by Rust');
+  assert.equal(after.memoryBytes, before.memoryBytes, 'wasm memory grew');
+  assert.equal(after.closures, before.closures, 'closures left alive');
 });
 
 test('a public route passes without a token', async () => {

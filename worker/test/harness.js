@@ -34,8 +34,9 @@ export function withKid(token, kid) {
 
 /**
  * Starts the local origin on 127.0.0.1, port 0. `GET /jwks.json` answers the
- * current `jwks` (counting fetches), `.../redirect-me` answers a 302, anything
- * else echoes the request as JSON.
+ * current `jwks` (counting fetches), `.../redirect-me` answers a 302,
+ * `.../hang-up` closes the connection without an answer, anything else echoes
+ * the request as JSON.
  */
 export async function startOrigin({ jwks, echo = true } = {}) {
   const state = { jwks, jwksFetches: 0, jwksStatus: 200 };
@@ -47,6 +48,10 @@ export async function startOrigin({ jwks, echo = true } = {}) {
         'cache-control': 'public, max-age=300',
       });
       res.end(state.jwks);
+      return;
+    }
+    if (req.url.endsWith('/hang-up')) {
+      req.socket.destroy();
       return;
     }
     if (req.url.endsWith('/redirect-me')) {

@@ -1,0 +1,33 @@
+// The Worker's forwarding step, in JavaScript so that the request's headers
+// are scanned without a call across the wasm boundary for each one
+// (src/lib.rs calls it; the gate in Rust decides, this only carries out).
+
+/**
+ * `new Request(url, request)`: the method, headers, body stream and redirect
+ * mode (manual, for an incoming request) carry over; the copy's headers are
+ * ours to change. Every header whose name starts with `prefix` (lowercase;
+ * `Headers` yields lowercase names) is removed.
+ */
+export function outbound(request, url, prefix) {
+  const copy = new Request(url, request);
+  const headers = copy.headers;
+  let spoofed;
+  for (const name of headers.keys()) {
+    if (name.startsWith(prefix)) (spoofed ??= []).push(name);
+  }
+  if (spoofed !== undefined) for (const name of spoofed) headers.delete(name);
+  return copy;
+}
+
+/**
+ * Sends `request`; a failed fetch (rejected, or thrown at once) becomes
+ * `onError(error)`'s answer. Redirects are not followed: the copy keeps the
+ * incoming request's `redirect: "manual"`.
+ */
+export function send(request, onError) {
+  try {
+    return fetch(request).catch(onError);
+  } catch (error) {
+    return Promise.resolve(onError(error));
+  }
+}
