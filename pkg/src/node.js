@@ -1,14 +1,28 @@
 // Node entry point: instantiates the WebAssembly module synchronously at
 // import, so the API is ready at once; init() exists for code shared with
 // browsers and resolves immediately.
-import { readFileSync } from 'node:fs';
+//
+// node:fs comes from process.getBuiltinModule (Node >= 20.16) rather than
+// `import ... from 'node:fs'`: the ES-module view of node:fs loads
+// fs/promises and the streams with it, which cost about 2 ms of every start
+// (README.md, "Start-up"). On an older runtime without it, the module is
+// loaded asynchronously instead and init() must be awaited, as in browsers.
 import { initSync } from '../dist/edgeauth_wasm.js';
 import { markReady } from './api.js';
 
-initSync({ module: readFileSync(new URL('../dist/edgeauth_wasm_bg.wasm', import.meta.url)) });
-markReady();
+const wasmUrl = new URL('../dist/edgeauth_wasm_bg.wasm', import.meta.url);
 
-/** Resolves once the package is ready (in Node: at once). */
-export async function init() {}
+function load({ readFileSync }) {
+  initSync({ module: readFileSync(wasmUrl) });
+  markReady();
+}
+
+const fs = process.getBuiltinModule?.('node:fs');
+const ready = fs ? Promise.resolve(load(fs)) : import('node:fs').then(load);
+
+/** Resolves once the package is ready (at once on Node >= 20.16). */
+export async function init() {
+  await ready;
+}
 
 export { authorize, RoutePolicy, Verifier, VerifyError } from './api.js';
