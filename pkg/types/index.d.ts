@@ -148,7 +148,7 @@ export class RoutePolicy {
 
 /**
  * Loads the WebAssembly module; await it once before using the package in
- * browsers (in Node it resolves at once). Optionally where to load it from.
+ * browsers (in Node >= 20.16 it resolves at once). Optionally where to load it from.
  */
 export function init(
   moduleOrPath?: string | URL | Request | Response | BufferSource | WebAssembly.Module,
