@@ -5,12 +5,15 @@
 #      installs it when missing, which takes minutes once);
 #   2. crates/edgeauth-wasm for wasm32-unknown-unknown with the root
 #      Cargo.toml's `wasm-release` profile (settings chosen by measurement,
-#      see README.md "Budgets");
-#   3. wasm-bindgen --target web (ESM; the Node entry instantiates it
+#      see README.md "Build settings, chosen by measurement");
+#   3. scripts/no-multivalue.mjs: keeps wasm-bindgen's exports to one result
+#      each (V8 11 compiles a TurboFan wrapper for every other signature at
+#      start-up);
+#   4. wasm-bindgen --target web (ESM; the Node entry instantiates it
 #      synchronously, browsers and bundlers call init());
-#   4. wasm-opt from the npm `binaryen` devDependency (never Debian's
+#   5. wasm-opt from the npm `binaryen` devDependency (never Debian's
 #      /usr/bin/wasm-opt, which miscompiles wasm-bindgen output);
-#   5. the results into pkg/dist/ (git-ignored build output).
+#   6. the results into pkg/dist/ (git-ignored build output).
 #
 # Honours CARGO_TARGET_DIR (default <repo>/target). Needs `npm install` first.
 set -euo pipefail
@@ -39,13 +42,15 @@ wasm="$target_dir/wasm32-unknown-unknown/wasm-release/edgeauth_wasm.wasm"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-echo "build: wasm-bindgen --target web" >&2
-"$wasm_bindgen" --target web --no-typescript --out-dir "$work" --out-name edgeauth_wasm "$wasm"
+echo "build: no-multivalue, wasm-bindgen --target web" >&2
+node "$pkg/scripts/no-multivalue.mjs" "$wasm" "$work/linked.wasm"
+"$wasm_bindgen" --target web --no-typescript --out-dir "$work" --out-name edgeauth_wasm "$work/linked.wasm"
 echo "build: wasm-opt ${WASM_OPT_FLAGS[*]}" >&2
-# The features rustc enables by default for wasm32-unknown-unknown.
+# The features rustc enables by default for wasm32-unknown-unknown, but
+# multivalue (see step 3).
 "$wasm_opt" "${WASM_OPT_FLAGS[@]}" \
   --enable-bulk-memory --enable-mutable-globals --enable-nontrapping-float-to-int \
-  --enable-sign-ext --enable-reference-types --enable-multivalue \
+  --enable-sign-ext --enable-reference-types \
   "$work/edgeauth_wasm_bg.wasm" -o "$work/edgeauth_wasm_bg.wasm"
 
 rm -rf "$pkg/dist"
