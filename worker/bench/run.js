@@ -2,29 +2,36 @@
 // at 16 connections, interleaved rounds, through
 //   (a) the gate with a valid token, (b) the gate with a tampered token,
 //   (c) a pass-through Worker, (d) Hono's hono/jwk with the same key/token,
-// all under `wrangler dev` (VSCODE_INSPECTOR_OPTIONS=1) in front of the same
-// trivial loopback origin; then the gate's upload size (wrangler deploy
-// --dry-run). Loopback only, bounded in time.
+// each in its own `wrangler dev` instance (VSCODE_INSPECTOR_OPTIONS=1) in
+// front of the same trivial loopback origin; then the gate's upload size
+// (wrangler deploy --dry-run). Loopback only, bounded in time.
 //
 //   worker/build.sh && node worker/bench/run.js [--duration S] [--rounds N]
+//       [--compare OTHER/worker/build/index.js]
+//
+// --compare adds (e): another build of the gate (say, the last commit's,
+// built in a copy of the tree) with the valid token, in the same rounds, so
+// a change is measured side by side rather than across runs.
 //
 // Needs `wrk` (Debian package) and `npm install` in worker/.
 
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
 import { mint, startOrigin, startWrangler, gateVars, ISSUER, AUDIENCE, WORKER_DIR, REPO_DIR } from '../test/harness.js';
 
 const run = promisify(execFile);
-const arg = (name, fallback) => {
+const text = (name) => {
   const at = process.argv.indexOf(`--${name}`);
-  return at > 0 ? Number(process.argv[at + 1]) : fallback;
+  return at > 0 ? process.argv[at + 1] : undefined;
 };
+const arg = (name, fallback) => Number(text(name) ?? fallback);
 const DURATION = Math.min(arg('duration', 10), 60);
 const ROUNDS = Math.min(arg('rounds', 3), 10);
+const COMPARE = text('compare');
 const CONNECTIONS = 16;
 
 function seconds(value, unit) {
@@ -32,7 +39,7 @@ function seconds(value, unit) {
 }
 
 async function wrk(url, token, duration, pid) {
-  const cpuBefore = pid ? await treeCpuSeconds(pid) : 0;
+  const cpuBefore = pid ? await treeCpuSeconds(pid) : undefined;
   const args = ['-t2', `-c${CONNECTIONS}`, `-d${duration}s`, '--timeout', '5s', '--latency'];
   if (token) args.push('-H', `Authorization: Bearer ${token}`);
   args.push(url);
@@ -43,14 +50,16 @@ async function wrk(url, token, duration, pid) {
     return m ? seconds(m[1], m[2]) * 1000 : NaN;
   };
   const requests = Number(/(\d+) requests in/.exec(stdout)?.[1]);
-  const cpu = pid ? (await treeCpuSeconds(pid)) - cpuBefore : NaN;
-  return { rps, p50: pct(50), p99: pct(99), cpuUs: (cpu / requests) * 1e6 };
+  const cpuAfter = pid ? await treeCpuSeconds(pid) : undefined;
+  const perRequest = (key) => (cpuAfter ? ((cpuAfter[key] - cpuBefore[key]) / requests) * 1e6 : NaN);
+  return { rps, p50: pct(50), p99: pct(99), cpuUs: perRequest('total'), workerdUs: perRequest('workerd') };
 }
 
 /**
  * CPU seconds used so far by a process and all its descendants (wrangler's
- * node and its workerd processes): contention on a shared machine changes
- * wall-clock numbers, not this.
+ * node and its workerd processes), in all and by workerd alone (where the
+ * Worker runs; node relays the requests): contention on a shared machine
+ * changes wall-clock numbers more than these.
  */
 async function treeCpuSeconds(root) {
   const stats = new Map();
@@ -58,19 +67,28 @@ async function treeCpuSeconds(root) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      const command = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       // After the command: state ppid ... utime (14th field overall) stime.
-      stats.set(Number(entry), { ppid: Number(fields[1]), cpu: Number(fields[11]) + Number(fields[12]) });
+      stats.set(Number(entry), {
+        ppid: Number(fields[1]),
+        cpu: Number(fields[11]) + Number(fields[12]),
+        workerd: command.startsWith('workerd'),
+      });
     } catch { /* gone */ }
   }
-  let total = 0;
+  const seconds = { total: 0, workerd: 0 };
   const pending = [root];
   while (pending.length) {
     const pid = pending.pop();
-    total += stats.get(pid)?.cpu ?? 0;
-    for (const [child, s] of stats) if (s.ppid === pid) pending.push(child);
+    const s = stats.get(pid);
+    if (s) {
+      seconds.total += s.cpu / 100; // USER_HZ
+      if (s.workerd) seconds.workerd += s.cpu / 100;
+    }
+    for (const [child, c] of stats) if (c.ppid === pid) pending.push(child);
   }
-  return total / 100; // USER_HZ
+  return seconds;
 }
 
 const median = (xs) => {
@@ -100,8 +118,12 @@ async function main() {
   const instances = [];
   try {
     const routes = JSON.stringify([{ path: '/**', require: {} }]);
-    const [gate, pass, hono] = await Promise.all([
-      startWrangler({ name: 'bench-gate', inspector: false, vars: gateVars({ origin: origin.url, jwks: fixtures.jwks_k1, routes }) }),
+    const gateOptions = { inspector: false, vars: gateVars({ origin: origin.url, jwks: fixtures.jwks_k1, routes }) };
+    // One instance per configuration, so each serves only its own load (an
+    // instance shared by (a) and (b) serves twice the requests of the others).
+    const started = await Promise.allSettled([
+      startWrangler({ name: 'bench-gate-a', ...gateOptions }),
+      startWrangler({ name: 'bench-gate-b', ...gateOptions }),
       startWrangler({ name: 'bench-pass', inspector: false, main: join(WORKER_DIR, 'bench', 'passthrough.js'), vars: { ORIGIN: origin.url } }),
       startWrangler({
         name: 'bench-hono',
@@ -109,15 +131,22 @@ async function main() {
         main: join(WORKER_DIR, 'bench', 'hono.js'),
         vars: { ORIGIN: origin.url, JWKS: fixtures.jwks_k1, ISSUER, AUDIENCE },
       }),
+      COMPARE && startWrangler({ name: 'bench-gate-e', main: resolve(COMPARE), ...gateOptions }),
     ]);
-    instances.push(gate, pass, hono);
+    instances.push(...started.filter((s) => s.status === 'fulfilled' && s.value).map((s) => s.value));
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    const [gateValid, gateTampered, pass, hono, other] = started.map((s) => s.value);
 
     const configs = [
-      { name: '(a) gate, valid token', url: `${gate.url}/api/bench`, token: valid, status: 200, pid: gate.pid },
-      { name: '(b) gate, tampered token', url: `${gate.url}/api/bench`, token: tampered, status: 401, pid: gate.pid },
+      { name: '(a) gate, valid token', url: `${gateValid.url}/api/bench`, token: valid, status: 200, pid: gateValid.pid },
+      { name: '(b) gate, tampered token', url: `${gateTampered.url}/api/bench`, token: tampered, status: 401, pid: gateTampered.pid },
       { name: '(c) pass-through Worker', url: `${pass.url}/api/bench`, token: valid, status: 200, pid: pass.pid },
       { name: '(d) hono/jwk, valid token', url: `${hono.url}/api/bench`, token: valid, status: 200, pid: hono.pid },
     ];
+    if (other) {
+      configs.push({ name: '(e) --compare gate, valid token', url: `${other.url}/api/bench`, token: valid, status: 200, pid: other.pid });
+    }
     for (const c of configs) {
       const r = await fetch(c.url, { headers: { authorization: `Bearer ${c.token}` } });
       await r.body?.cancel();
@@ -126,43 +155,65 @@ async function main() {
     }
 
     const results = new Map(configs.map((c) => [c.name, []]));
+    const loads = [loadavg()[0]];
     for (let round = 1; round <= ROUNDS; round += 1) {
-      for (const c of configs) {
+      // Back to back, starting one configuration later each round.
+      const order = configs.map((_, i) => configs[(i + round - 1) % configs.length]);
+      for (const c of order) {
         const r = await wrk(c.url, c.token, DURATION, c.pid);
         results.get(c.name).push(r);
         console.error(
-          `round ${round} ${c.name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.cpuUs.toFixed(0)} µs CPU/request`,
+          `round ${round} ${c.name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ` +
+            `${r.cpuUs.toFixed(0)} µs CPU/request (workerd ${r.workerdUs.toFixed(0)}), load ${loadavg()[0].toFixed(2)}`,
         );
+        loads.push(loadavg()[0]);
       }
     }
 
     // Paired per round (each round runs all four back to back), so that
     // load drifting on a shared machine hits both sides of a ratio alike.
     const baseRounds = results.get(configs[2].name);
+    // Does an instance slow down as it serves? workerd's CPU per request in
+    // the last two rounds over the first two, relative to the same for the
+    // pass-through (1.00: it ages like the pass-through; above: it slows).
+    const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const growth = (rs) => {
+      const us = rs.map((r) => r.workerdUs);
+      return mean(us.slice(-2)) / mean(us.slice(0, 2));
+    };
     const summary = configs.map((c) => {
       const rs = results.get(c.name);
       return {
         ratio: median(rs.map((r, i) => r.rps / baseRounds[i].rps)),
         addedP50: median(rs.map((r, i) => r.p50 - baseRounds[i].p50)),
         cpuRatio: median(rs.map((r, i) => r.cpuUs / baseRounds[i].cpuUs)),
+        workerdRatio: median(rs.map((r, i) => r.workerdUs / baseRounds[i].workerdUs)),
         name: c.name,
         rps: median(rs.map((r) => r.rps)),
         p50: median(rs.map((r) => r.p50)),
         p99: median(rs.map((r) => r.p99)),
         cpuUs: median(rs.map((r) => r.cpuUs)),
+        workerdUs: median(rs.map((r) => r.workerdUs)),
+        growth: growth(rs) / growth(baseRounds),
       };
     });
     console.log(
       `\n${ROUNDS} interleaved rounds of ${DURATION} s, ${CONNECTIONS} connections; medians over rounds` +
         ' (ratios and differences paired per round with the pass-through):\n',
     );
-    console.log('| configuration | req/s | req/s vs pass-through | p50 ms | added p50 ms | p99 ms | CPU µs/request (wrangler + workerd) | CPU vs pass-through |');
-    console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+    console.log(
+      '| configuration | req/s | req/s vs pass-through | p50 ms | added p50 ms | p99 ms ' +
+        '| CPU µs/request (wrangler + workerd) | CPU vs pass-through | workerd CPU µs/request | workerd CPU vs pass-through ' +
+        '| workerd CPU growth, last 2 / first 2 rounds, vs pass-through |',
+    );
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const s of summary) {
       console.log(
-        `| ${s.name} | ${s.rps.toFixed(0)} | ${s.ratio.toFixed(2)}x | ${s.p50.toFixed(2)} | ${s.addedP50.toFixed(2)} | ${s.p99.toFixed(2)} | ${s.cpuUs.toFixed(0)} | ${s.cpuRatio.toFixed(2)}x |`,
+        `| ${s.name} | ${s.rps.toFixed(0)} | ${s.ratio.toFixed(2)}x | ${s.p50.toFixed(2)} | ${s.addedP50.toFixed(2)} | ${s.p99.toFixed(2)} | ${s.cpuUs.toFixed(0)} | ${s.cpuRatio.toFixed(2)}x ` +
+          `| ${s.workerdUs.toFixed(0)} | ${s.workerdRatio.toFixed(2)}x | ${s.growth.toFixed(2)} |`,
       );
     }
+    console.log(`\nLoad average (1 min) during the rounds: ${Math.min(...loads).toFixed(2)} to ${Math.max(...loads).toFixed(2)}`);
   } finally {
     await Promise.all(instances.map((w) => w.stop()));
     await origin.close();
