@@ -41,7 +41,7 @@ files="$(cd pkg && npm pack --dry-run --json 2>/dev/null | node -e '
   let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () =>
     console.log(JSON.parse(s)[0].files.map((f) => f.path).sort().join("\n")));')"
 echo "$files"
-for f in dist/edgeauth_wasm.js dist/edgeauth_wasm_bg.wasm src/node.js src/web.js src/api.js types/index.d.ts README.md package.json; do
+for f in dist/node.js dist/edgeauth_wasm.js dist/edgeauth_wasm_bg.wasm src/node.js src/web.js src/api.js types/index.d.ts README.md package.json; do
   grep -qx "$f" <<<"$files" || { echo "npm pack lacks $f" >&2; exit 1; }
 done
 
