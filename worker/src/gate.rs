@@ -22,6 +22,8 @@ use crate::{
 pub const SESSION_COOKIE: &str = "edgeauth_session";
 
 /// The prefix of the headers the gate owns; a client never sets them.
+/// Lowercase: the Worker's `src/forward.js` compares it with the names
+/// `Headers` yields, which are lowercase.
 pub const IDENTITY_HEADER_PREFIX: &str = "x-edgeauth-";
 
 /// The user id header.
@@ -718,6 +720,11 @@ mod tests {
         for name in ["x-edgeauth", "x-edge-auth-sub", "authorization", "", "é"] {
             assert!(!is_identity_header(name), "{name}");
         }
+        // What src/forward.js relies on.
+        assert_eq!(
+            IDENTITY_HEADER_PREFIX,
+            IDENTITY_HEADER_PREFIX.to_ascii_lowercase()
+        );
     }
 
     #[test]

@@ -135,7 +135,8 @@ mod glue {
     /// request but one whose key must first be fetched) is answered with
     /// the origin's fetch promise itself, so the common path builds no
     /// future, no waker closures and no extra promise; the rest runs as a
-    /// future. Never rejects: failures become problem+json answers.
+    /// future. Failures become problem+json answers; the promise rejects
+    /// only if not even such an answer can be built.
     #[wasm_bindgen(wasm_bindgen = worker::wasm_bindgen, js_sys = worker::js_sys)]
     #[allow(
         unreachable_pub,

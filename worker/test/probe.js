@@ -7,7 +7,10 @@ import { seen } from './instrument.js';
 import Gate from '../build/index.js';
 
 function stats() {
-  const { memory, __wbindgen_externrefs: table } = seen.exports;
+  const { memory, __wbindgen_externrefs: table } = seen.exports ?? {};
+  if (!(memory instanceof WebAssembly.Memory) || !(table instanceof WebAssembly.Table)) {
+    throw new Error('probe: no wasm memory or __wbindgen_externrefs table export (has the wasm-bindgen glue changed?)');
+  }
   let held = 0;
   for (let i = 0; i < table.length; i += 1) {
     const value = table.get(i);
