@@ -8,6 +8,6 @@ target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
 
 cargo build -q -p edgeauth-server --bin edgeauth
 export EDGEAUTH_SERVER_BIN="$target_dir/debug/edgeauth"
-[ -f pkg/dist/edgeauth_wasm_bg.wasm ] || (cd pkg && npm run build)
+[ -f pkg/dist/node.js ] && [ -f pkg/dist/edgeauth_wasm_bg.wasm ] || (cd pkg && npm run build)
 
 node --test --test-reporter=spec tests/e2e/*.test.mjs

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { Verifier, VerifyError, authorize } from '../../pkg/src/node.js';
+import { Verifier, VerifyError, authorize } from '../../pkg/dist/node.js'; // what the package ships to Node
 import { startServer } from './server.mjs';
 
 let server;
