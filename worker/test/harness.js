@@ -110,6 +110,7 @@ export function gateVars({ origin, jwksUrl = '', jwks = '', routes, leeway = '30
 }
 
 const READY_TIMEOUT_MS = 120_000;
+const OUTPUT_KEPT = 64 * 1024;
 
 /**
  * Runs `wrangler dev` (local mode, workerd) on a free port for the Worker
@@ -136,9 +137,17 @@ export async function startWrangler({ main = join(WORKER_DIR, 'build', 'index.js
   const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1', NO_COLOR: '1' };
   if (!inspector) env.VSCODE_INSPECTOR_OPTIONS = '1';
   const child = spawn(process.execPath, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // wrangler dev logs a line per request: keep only the latest output (for
+  // error messages), so that a long run neither grows this string nor makes
+  // each chunk cost more than the last. (The pipes must still be drained:
+  // wrangler's writes to them block when they are full.)
   let output = '';
-  child.stdout.on('data', (d) => { output += d; });
-  child.stderr.on('data', (d) => { output += d; });
+  const keep = (d) => {
+    output += d;
+    if (output.length > 2 * OUTPUT_KEPT) output = output.slice(-OUTPUT_KEPT);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const url = `http://127.0.0.1:${port}`;
 
   const stop = async () => {
@@ -155,19 +164,22 @@ export async function startWrangler({ main = join(WORKER_DIR, 'build', 'index.js
   // Bounded readiness wait: wrangler's "Ready" line, then one answer.
   try {
     await new Promise((ok, fail) => {
-      const timer = setTimeout(() => fail(new Error(`wrangler not ready:\n${output}`)), READY_TIMEOUT_MS);
       const check = () => {
-        if (/Ready on/.test(output)) {
-          clearTimeout(timer);
-          ok();
-        }
+        if (/Ready on/.test(output)) done(ok);
+      };
+      const exited = () => done(() => fail(new Error(`wrangler exited:\n${output}`)));
+      const timer = setTimeout(() => done(() => fail(new Error(`wrangler not ready:\n${output}`))), READY_TIMEOUT_MS);
+      // Once ready (or failed), stop looking: the output goes on growing.
+      const done = (settle) => {
+        clearTimeout(timer);
+        child.stdout.off('data', check);
+        child.stderr.off('data', check);
+        child.off('exit', exited);
+        settle();
       };
       child.stdout.on('data', check);
       child.stderr.on('data', check);
-      child.once('exit', () => {
-        clearTimeout(timer);
-        fail(new Error(`wrangler exited:\n${output}`));
-      });
+      child.once('exit', exited);
     });
     const deadline = Date.now() + 30_000;
     for (;;) {
