@@ -73,9 +73,9 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 : > "$WORK/results"
 for round in $(seq 1 "$ROUNDS"); do
   # Fresh chains each round (a round leaves the previous ones rotated on).
-  sign_in "$SQLITE" 64 "$WORK/sqlite.txt"
-  sign_in "$PG_A" 32 "$WORK/pg-a.txt"
-  sign_in "$PG_B" 32 "$WORK/pg-b.txt"
+  sign_in "$SQLITE" "$(refresh_tokens_for 64)" "$WORK/sqlite.txt"
+  sign_in "$PG_A" "$(refresh_tokens_for 32)" "$WORK/pg-a.txt"
+  sign_in "$PG_B" "$(refresh_tokens_for 32)" "$WORK/pg-b.txt"
   for kind in me refresh; do
     # Alternate which setup goes first.
     if [ $(( round % 2 )) = 1 ]; then order="sqlite pg"; else order="pg sqlite"; fi

@@ -79,8 +79,11 @@ wrk_me() {
   wrk -t2 -c"$2" -d"$3" --latency -H "Authorization: Bearer $4" "$1/auth/me"
 }
 
-# wrk_refresh BASE THREADS DURATION TOKENS_FILE: each connection rotates
-# its own chain (one thread per connection).
+# wrk_refresh BASE CONNECTIONS DURATION TOKENS_FILE: each connection
+# rotates its own chain, from two wrk threads (refresh.lua); TOKENS_FILE
+# holds CONNECTIONS + 2 tokens (refresh_tokens_for).
+refresh_tokens_for() { echo $(( $1 + 2 )); }
 wrk_refresh() {
-  EDGEAUTH_BENCH_TOKENS="$4" wrk -t"$2" -c"$2" -d"$3" --latency -s "$ROOT/server/bench/refresh.lua" "$1"
+  EDGEAUTH_BENCH_TOKENS="$4" EDGEAUTH_BENCH_PER_THREAD=$(( $2 / 2 )) \
+    wrk -t2 -c"$2" -d"$3" --latency -s "$ROOT/server/bench/refresh.lua" "$1"
 }

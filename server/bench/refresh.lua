@@ -1,10 +1,15 @@
--- wrk script: every connection rotates its own session's refresh token.
--- Run with as many threads as connections (-t64 -c64), so each thread has
--- one connection and one token chain; tokens come from tokens.txt (one per
--- line, one per thread), made by bench.sh.
+-- wrk script: 64 connections rotate 64 independent refresh-token chains.
+-- Each thread keeps a pool of the current tokens of its chains: a request
+-- takes one, its response puts the successor back. wrk asks a connection
+-- for its next request only after handing over its response, so a
+-- connection always finds a token, and no two requests ever carry the same
+-- token. Each thread gets one token more than it has connections: before
+-- the run wrk calls the first thread's request() once more, to inspect the
+-- request, and never sends it, so that token would otherwise be lost.
+-- Run with EDGEAUTH_BENCH_TOKENS (one token a line: connections + threads
+-- of them) and EDGEAUTH_BENCH_PER_THREAD (connections / threads).
 local tokens = {}
 local threads = {}
-local next_index = 1
 
 function setup(thread)
   if #tokens == 0 then
@@ -12,18 +17,25 @@ function setup(thread)
       tokens[#tokens + 1] = line
     end
   end
-  thread:set("token", tokens[next_index])
+  local per = tonumber(os.getenv("EDGEAUTH_BENCH_PER_THREAD")) + 1
+  local first = #threads * per
+  thread:set("mine", table.concat(tokens, "\n", first + 1, first + per))
   threads[#threads + 1] = thread
-  next_index = next_index + 1
 end
 
 function init(args)
+  pool = {}
+  for token in string.gmatch(mine, "[^\n]+") do
+    pool[#pool + 1] = token
+  end
   failures = 0
 end
 
 request = function()
+  local token = pool and table.remove(pool)
   if token == nil then
-    -- wrk builds one request in the main state at start-up; threads have tokens.
+    -- wrk builds one request in the main state at start-up (no pool);
+    -- in a thread, an empty pool means chains were lost (counted below).
     return wrk.format("GET", "/healthz")
   end
   return wrk.format("POST", "/auth/refresh", { ["Content-Type"] = "application/json" },
@@ -31,14 +43,16 @@ request = function()
 end
 
 response = function(status, headers, body)
-  if status == 200 then
-    token = string.match(body, '"refresh_token":"([^"]+)"')
+  local successor = status == 200 and string.match(body, '"refresh_token":"([^"]+)"')
+  if successor then
+    pool[#pool + 1] = successor
   else
     failures = failures + 1
   end
 end
 
--- Every answer but 200 is a failure: a chain whose rotation failed is dead.
+-- Every answer but a new token is a failure: a chain whose rotation failed
+-- is dead.
 done = function(summary, latency, requests)
   local failed = 0
   for _, thread in ipairs(threads) do

@@ -9,6 +9,7 @@
 //! rotation alone waits for nothing.
 
 use core::{fmt::Write as _, str::FromStr, time::Duration};
+use std::sync::OnceLock;
 
 use async_trait::async_trait;
 use sqlx::{
@@ -570,6 +571,44 @@ async fn rotate_batches(writer: SqlitePool, mut pending: mpsc::Receiver<Pending>
     }
 }
 
+/// The script that rotates `n` tokens (1..=[`MAX_BATCH`]), built once per
+/// size: three statements a rotation, as [`rotate_in_one_transaction`] says.
+///
+/// Anonymous `?`s only: sqlx binds a multi-statement script's numbered
+/// parameters wrongly once gaps add up (`?5` in a later statement leaves
+/// `?1`..`?4` unnamed there, and those unnamed slots consume arguments), so
+/// the arguments are listed in the order the `?`s appear.
+fn rotation_script(n: usize) -> Result<&'static str, StoreError> {
+    static SCRIPTS: [OnceLock<String>; MAX_BATCH] = [const { OnceLock::new() }; MAX_BATCH];
+    let slot = n
+        .checked_sub(1)
+        .and_then(|i| SCRIPTS.get(i))
+        .ok_or_else(|| StoreError::Backend(format!("a batch of {n} rotations").into()))?;
+    Ok(slot.get_or_init(|| {
+        let columns = SESSION_COLUMNS.replace("s.", "");
+        let mut sql = String::new();
+        for index in 0..n {
+            let _ = writeln!(
+                sql,
+                "INSERT INTO refresh_tokens (token_hash, session_id, generation, created_at, used_at) \
+                   SELECT ?, t.session_id, t.generation + 1, ?, NULL \
+                   FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
+                   WHERE t.token_hash = ? AND t.used_at IS NULL \
+                     AND s.revoked_at IS NULL AND s.expires_at > ?; \
+                 UPDATE refresh_tokens SET used_at = ? \
+                   WHERE token_hash = ? AND used_at IS NULL AND changes() = 1; \
+                 UPDATE sessions SET last_used_at = ?, expires_at = MIN(?, absolute_expires_at) \
+                   WHERE changes() = 1 \
+                     AND id = (SELECT session_id FROM refresh_tokens WHERE token_hash = ?) \
+                   RETURNING {index} AS batch_index, {columns}, \
+                     (SELECT json_group_array(role) FROM (SELECT role FROM user_roles \
+                       WHERE user_id = sessions.user_id ORDER BY role)) AS direct_roles;"
+            );
+        }
+        sql
+    }))
+}
+
 /// An argument of the rotation script.
 #[derive(Clone, Copy)]
 enum Arg<'a> {
@@ -592,35 +631,15 @@ async fn rotate_in_one_transaction(
     writer: &SqlitePool,
     rotations: &[&Rotation],
 ) -> Result<Vec<RotateOutcome>, StoreError> {
-    let columns = SESSION_COLUMNS.replace("s.", "");
-    let mut sql = String::new();
-    // Anonymous `?`s only: sqlx binds a multi-statement script's numbered
-    // parameters wrongly once gaps add up (`?5` in a later statement leaves
-    // `?1`..`?4` unnamed there, and those unnamed slots consume arguments),
-    // so each statement's arguments are listed in the order its `?`s appear.
+    let script = rotation_script(rotations.len())?;
     let mut args: Vec<Arg<'_>> = Vec::with_capacity(9 * rotations.len());
-    for (index, r) in rotations.iter().enumerate() {
+    for r in rotations {
         let (child, parent) = (Arg::Hash(&r.child_hash), Arg::Hash(&r.parent_hash));
         let (now, expires) = (Arg::Time(db_time(r.now)), Arg::Time(db_time(r.expires_at)));
-        let _ = writeln!(
-            sql,
-            "INSERT INTO refresh_tokens (token_hash, session_id, generation, created_at, used_at) \
-               SELECT ?, t.session_id, t.generation + 1, ?, NULL \
-               FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
-               WHERE t.token_hash = ? AND t.used_at IS NULL \
-                 AND s.revoked_at IS NULL AND s.expires_at > ?; \
-             UPDATE refresh_tokens SET used_at = ? \
-               WHERE token_hash = ? AND used_at IS NULL AND changes() = 1; \
-             UPDATE sessions SET last_used_at = ?, expires_at = MIN(?, absolute_expires_at) \
-               WHERE changes() = 1 \
-                 AND id = (SELECT session_id FROM refresh_tokens WHERE token_hash = ?) \
-               RETURNING {index} AS batch_index, {columns}, \
-                 (SELECT json_group_array(role) FROM (SELECT role FROM user_roles \
-                   WHERE user_id = sessions.user_id ORDER BY role)) AS direct_roles;"
-        );
+        // In the order of the script's `?`s.
         args.extend([child, now, parent, now, now, parent, now, expires, child]);
     }
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(script));
     for arg in args {
         query = match arg {
             Arg::Hash(hash) => query.bind(&hash[..]),
