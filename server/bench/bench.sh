@@ -6,6 +6,8 @@
 #   1. GET  /auth/me with a bearer token      64 connections, 10 s
 #   2. POST /auth/refresh, 64 token chains     64 connections, 10 s
 #      (one chain per connection, from two wrk threads: refresh.lua)
+#   2b. the same, paced to about 3,000/s (18 ms between a connection's
+#      requests): latency at the target rate rather than at saturation
 #   3. POST /auth/token login flood            64 connections, 15 s
 #
 #   server/bench/bench.sh            (DURATION=10s FLOOD=15s to change)
@@ -41,6 +43,13 @@ measure "$PID" wrk_me "$BASE" 64 "$DURATION" "$ACCESS"
 
 echo; echo "== POST /auth/refresh (64 independent rotation chains), $DURATION"
 measure "$PID" wrk_refresh "$BASE" 64 "$DURATION" "$WORK/tokens.txt"
+# Fresh chains for the paced run (the ones above have moved on).
+sign_in "$BASE" "$logins" "$WORK/current.txt"
+
+# The target rate, paced: how fast a rotation is when the server is not
+# saturated by the closed loop above (the 64 chains are rotated on).
+echo; echo "== POST /auth/refresh paced: 64 connections, each waiting 18 ms between requests (about 3,000/s), $DURATION"
+measure "$PID" wrk_refresh "$BASE" 64 "$DURATION" "$WORK/current.txt" 18
 
 echo; echo "== POST /auth/token login flood, 64 connections, $FLOOD (timeout 5 s)"
 measure "$PID" wrk -t2 -c64 -d"$FLOOD" --timeout 5s --latency -s "$ROOT/server/bench/login.lua" "$BASE/auth/token"

@@ -82,8 +82,10 @@ wrk_me() {
 # wrk_refresh BASE CONNECTIONS DURATION TOKENS_FILE: each connection
 # rotates its own chain, from two wrk threads (refresh.lua); TOKENS_FILE
 # holds CONNECTIONS + 2 tokens (refresh_tokens_for).
+# With a fifth argument, each connection waits that many milliseconds
+# between its requests.
 refresh_tokens_for() { echo $(( $1 + 2 )); }
 wrk_refresh() {
-  EDGEAUTH_BENCH_TOKENS="$4" EDGEAUTH_BENCH_PER_THREAD=$(( $2 / 2 )) \
+  EDGEAUTH_BENCH_TOKENS="$4" EDGEAUTH_BENCH_PER_THREAD=$(( $2 / 2 )) EDGEAUTH_BENCH_DELAY_MS="${5:-}" \
     wrk -t2 -c"$2" -d"$3" --latency -s "$ROOT/server/bench/refresh.lua" "$1"
 }

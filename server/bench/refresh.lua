@@ -51,6 +51,16 @@ response = function(status, headers, body)
   end
 end
 
+-- With EDGEAUTH_BENCH_DELAY_MS, each connection waits that long before its
+-- next request (open-loop-like pacing: the rate is about connections /
+-- (delay + latency)); wrk's latency excludes the wait.
+local pace = tonumber(os.getenv("EDGEAUTH_BENCH_DELAY_MS") or "")
+if pace then
+  delay = function()
+    return pace
+  end
+end
+
 -- Every answer but a new token is a failure: a chain whose rotation failed
 -- is dead.
 done = function(summary, latency, requests)

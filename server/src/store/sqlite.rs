@@ -71,11 +71,19 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5));
         // A local SQLite connection cannot go stale: skip the ping sqlx
         // otherwise sends before every acquire (a round trip per query).
+        // The writer leaves checkpoints to a background task (below), so a
+        // commit never waits for the WAL to be copied into the database
+        // file and synced; it checkpoints by itself only if that task falls
+        // far behind.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .test_before_acquire(false)
-            .connect_with(options.clone())
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_PAGES.to_string()),
+            )
             .await
             .map_err(backend)?;
         // Each SQLite connection is a thread in sqlx: more readers than
@@ -90,6 +98,7 @@ impl SqliteStore {
             .map_err(backend)?;
         let (rotations, pending) = mpsc::channel(4 * MAX_BATCH);
         tokio::spawn(rotate_batches(writer.clone(), pending));
+        tokio::spawn(checkpoint_in_background(reader.clone()));
         Ok(Self {
             writer,
             reader,
@@ -538,6 +547,39 @@ impl Store for SqliteStore {
             .await
             .map_err(|_| gone())?;
         rx.await.map_err(|_| gone())?
+    }
+}
+
+/// How often the background task checkpoints the WAL.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// The WAL size (pages) at which the writer checkpoints by itself: a safety
+/// net should the background task fall behind. (SQLite's default, 1000
+/// pages, is reached every few hundred commits when commits are small, and
+/// each such checkpoint stalls the writer for its copy and fsync.)
+const WRITER_CHECKPOINT_PAGES: u32 = 16_384;
+
+/// Copies committed WAL frames into the database file every
+/// [`CHECKPOINT_EVERY`] on a reader connection, beside the writer: a
+/// PASSIVE checkpoint waits for no reader or writer, and the writer goes on
+/// committing meanwhile. Ends when the store is closed.
+async fn checkpoint_in_background(reader: SqlitePool) {
+    let mut ticks = tokio::time::interval(CHECKPOINT_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if reader.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&reader)
+            .await
+        {
+            if reader.is_closed() {
+                return;
+            }
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
     }
 }
 
