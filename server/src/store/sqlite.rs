@@ -98,7 +98,10 @@ impl SqliteStore {
             .map_err(backend)?;
         let (rotations, pending) = mpsc::channel(4 * MAX_BATCH);
         tokio::spawn(rotate_batches(writer.clone(), pending));
-        tokio::spawn(checkpoint_in_background(reader.clone()));
+        tokio::spawn(checkpoint_in_background(
+            reader.clone(),
+            rotations.downgrade(),
+        ));
         Ok(Self {
             writer,
             reader,
@@ -562,13 +565,14 @@ const WRITER_CHECKPOINT_PAGES: u32 = 16_384;
 /// Copies committed WAL frames into the database file every
 /// [`CHECKPOINT_EVERY`] on a reader connection, beside the writer: a
 /// PASSIVE checkpoint waits for no reader or writer, and the writer goes on
-/// committing meanwhile. Ends when the store is closed.
-async fn checkpoint_in_background(reader: SqlitePool) {
+/// committing meanwhile. Ends when the store is closed or every handle to
+/// it is dropped (`store` upgrades no more).
+async fn checkpoint_in_background(reader: SqlitePool, store: mpsc::WeakSender<Pending>) {
     let mut ticks = tokio::time::interval(CHECKPOINT_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        if reader.is_closed() {
+        if reader.is_closed() || store.upgrade().is_none() {
             return;
         }
         if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
