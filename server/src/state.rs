@@ -74,6 +74,7 @@ impl AppState {
             limiter: Arc::new(LoginLimiter::new(
                 config.login_max_failures,
                 config.login_window,
+                master.derive("login-throttle"),
             )),
             sessions: Arc::new(SessionCache::new(config.session_cache)),
             config: Arc::new(config),
