@@ -88,11 +88,23 @@ where
 }
 
 /// The session columns every session query selects (table alias `s`).
-pub(super) const SESSION_COLUMNS: &str = "s.id, s.user_id, s.created_at, s.last_used_at, \
-     s.expires_at, s.absolute_expires_at, s.revoked_at, s.user_agent";
+/// Macros, not constants, so each query is `concat!`ed into one static
+/// string at compile time instead of formatted per request.
+macro_rules! session_columns {
+    () => {
+        "s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, \
+         s.absolute_expires_at, s.revoked_at, s.user_agent"
+    };
+}
 
 /// The user columns (no alias).
-pub(super) const USER_COLUMNS: &str = "id, email, name, password_hash, created_at";
+macro_rules! user_columns {
+    () => {
+        "id, email, name, password_hash, created_at"
+    };
+}
+
+pub(super) use {session_columns, user_columns};
 
 pub(super) fn user_from(row: &impl StoreRow) -> Result<User, StoreError> {
     Ok(User {

@@ -22,8 +22,8 @@ use super::{
     NewSession, RefreshRecord, RoleDef, RotateOutcome, Rotation, Session, Store, StoreError,
     StoredKey, User,
     rows::{
-        SESSION_COLUMNS, StoreRow as _, USER_COLUMNS, backend, db_time, from_db_time,
-        role_definitions, session_from, session_with_user_from, user_from,
+        StoreRow as _, backend, db_time, from_db_time, role_definitions, session_columns,
+        session_from, session_with_user_from, user_columns, user_from,
     },
 };
 use crate::config::Synchronous;
@@ -118,6 +118,18 @@ impl SqliteStore {
         self.writer.close().await;
     }
 
+    /// The user that `sql` (one bound value) finds, if any.
+    async fn user_where(&self, sql: &'static str, value: &str) -> Result<Option<User>, StoreError> {
+        sqlx::query(sql)
+            .bind(value)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(user_from)
+            .transpose()
+    }
+
     async fn begin(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         self.writer.begin().await.map_err(backend)
     }
@@ -182,27 +194,19 @@ impl Store for SqliteStore {
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?");
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(email)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?
-            .as_ref()
-            .map(user_from)
-            .transpose()
+        self.user_where(
+            concat!("SELECT ", user_columns!(), " FROM users WHERE email = ?"),
+            email,
+        )
+        .await
     }
 
     async fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?");
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?
-            .as_ref()
-            .map(user_from)
-            .transpose()
+        self.user_where(
+            concat!("SELECT ", user_columns!(), " FROM users WHERE id = ?"),
+            id,
+        )
+        .await
     }
 
     async fn set_password_hash(&self, user_id: &str, hash: &str) -> Result<(), StoreError> {
@@ -414,48 +418,52 @@ impl Store for SqliteStore {
     }
 
     async fn session(&self, id: &str) -> Result<Option<Session>, StoreError> {
-        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.id = ?");
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?
-            .as_ref()
-            .map(session_from)
-            .transpose()
+        sqlx::query(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions s WHERE s.id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(backend)?
+        .as_ref()
+        .map(session_from)
+        .transpose()
     }
 
     async fn session_with_user(&self, id: &str) -> Result<Option<(Session, User)>, StoreError> {
-        let sql = format!(
-            "SELECT {SESSION_COLUMNS}, u.email, u.name, u.password_hash, \
-             u.created_at AS user_created_at \
+        sqlx::query(concat!(
+            "SELECT ",
+            session_columns!(),
+            ", u.email, u.name, u.password_hash, u.created_at AS user_created_at \
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?
-            .as_ref()
-            .map(session_with_user_from)
-            .transpose()
+        ))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(backend)?
+        .as_ref()
+        .map(session_with_user_from)
+        .transpose()
     }
 
     async fn user_sessions(&self, user_id: &str, now: u64) -> Result<Vec<Session>, StoreError> {
-        let sql = format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.user_id = ? \
+        sqlx::query(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions s WHERE s.user_id = ? \
              AND s.revoked_at IS NULL AND s.expires_at > ? \
              ORDER BY s.last_used_at DESC, s.created_at DESC, s.id"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(user_id)
-            .bind(db_time(now))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?
-            .iter()
-            .map(session_from)
-            .collect()
+        ))
+        .bind(user_id)
+        .bind(db_time(now))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(session_from)
+        .collect()
     }
 
     async fn revoke_session(
@@ -479,16 +487,17 @@ impl Store for SqliteStore {
     }
 
     async fn refresh_token(&self, hash: &[u8; 32]) -> Result<Option<RefreshRecord>, StoreError> {
-        let sql = format!(
-            "SELECT {SESSION_COLUMNS}, t.generation, t.used_at AS token_used_at \
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            session_columns!(),
+            ", t.generation, t.used_at AS token_used_at \
              FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
              WHERE t.token_hash = ?"
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&hash[..])
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?;
+        ))
+        .bind(&hash[..])
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(backend)?;
         let Some(row) = row else { return Ok(None) };
         Ok(Some(RefreshRecord {
             session: session_from(&row)?,
@@ -634,7 +643,7 @@ fn rotation_script(n: usize) -> Result<&'static str, StoreError> {
         .and_then(|i| SCRIPTS.get(i))
         .ok_or_else(|| StoreError::Backend(format!("a batch of {n} rotations").into()))?;
     Ok(slot.get_or_init(|| {
-        let columns = SESSION_COLUMNS.replace("s.", "");
+        let columns = session_columns!().replace("s.", "");
         let mut sql = String::new();
         for index in 0..n {
             let _ = writeln!(
@@ -688,7 +697,7 @@ async fn rotate_in_one_transaction(
         // In the order of the script's `?`s.
         args.extend([child, now, parent, now, now, parent, now, expires, child]);
     }
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(script));
+    let mut query = sqlx::query(script);
     for arg in args {
         query = match arg {
             Arg::Hash(hash) => query.bind(&hash[..]),
