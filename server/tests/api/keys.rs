@@ -19,12 +19,7 @@ async fn rotation_keeps_the_old_key_published_until_its_tokens_expire() {
     assert_ne!(new_kid, old_kid);
     let after = s.login("ann@example.com").await.str("access_token");
     let jwks = s.jwks().await.body;
-    let kids: Vec<&str> = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
+    let kids = crate::support::kids(&jwks);
     assert_eq!(kids, [new_kid.as_str(), old_kid.as_str()]);
     // Both tokens verify, at the server and independently.
     assert_eq!(s.get_bearer("/auth/me", &before).await.status, 200);

@@ -458,12 +458,7 @@ async fn a_key_rotation_reaches_every_instance() {
             .json()
             .await
             .unwrap();
-        let kids: Vec<&str> = jwks["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|k| k["kid"].as_str().unwrap())
-            .collect();
+        let kids = crate::support::kids(&jwks);
         assert!(
             kids.contains(&kid(&new).as_str()) && kids.contains(&kid(&old).as_str()),
             "{kids:?}"

@@ -365,6 +365,16 @@ impl Server {
     }
 }
 
+/// The `kid`s of a JWKS document, in order.
+pub fn kids(jwks: &Value) -> Vec<&str> {
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect()
+}
+
 /// Verifies an access token with an independent JOSE implementation
 /// (jsonwebtoken) against the server's JWKS; returns the claims.
 pub fn verify_independently(jwks: &Value, token: &str, now: u64) -> Value {
