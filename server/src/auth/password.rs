@@ -5,7 +5,7 @@ use std::{
     collections::HashSet,
     sync::{
         Arc, LazyLock,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
 };
 
@@ -128,6 +128,8 @@ pub(crate) struct PasswordHasher {
     queue: usize,
     wait: core::time::Duration,
     dummy: String,
+    /// argon2 verifications performed, for unknown accounts too.
+    verifications: Arc<AtomicU64>,
 }
 
 impl PasswordHasher {
@@ -152,6 +154,7 @@ impl PasswordHasher {
             queue,
             wait: core::time::Duration::from_millis(wait_ms),
             dummy: String::new(),
+            verifications: Arc::new(AtomicU64::new(0)),
         };
         let dummy_password: [u8; 24] = random()?;
         let slot = hasher.slot().await?;
@@ -163,6 +166,11 @@ impl PasswordHasher {
 
     fn argon2(params: Params) -> Argon2<'static> {
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    }
+
+    /// How many argon2 verifications this hasher has performed.
+    pub(crate) fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 
     /// Waits for a hashing slot, or refuses at once with
@@ -233,6 +241,7 @@ impl PasswordHasher {
         let stored = stored.unwrap_or(&self.dummy).to_owned();
         let current = self.params.clone();
         let salt: [u8; 16] = random()?;
+        let verifications = Arc::clone(&self.verifications);
         Self::run(slot, move || {
             let Ok(parsed) = PasswordHash::new(&stored) else {
                 return Verified {
@@ -240,10 +249,15 @@ impl PasswordHasher {
                     rehash: None,
                 };
             };
-            let ok = exists
-                && Self::argon2(current.clone())
-                    .verify_password(normalized.expose().as_bytes(), &parsed)
-                    .is_ok();
+            // The hash is checked first and unconditionally: an unknown
+            // account must cost the same argon2 work as a wrong password.
+            let argon2_matches = |parsed: &PasswordHash| {
+                verifications.fetch_add(1, Ordering::Relaxed);
+                Self::argon2(current.clone())
+                    .verify_password(normalized.expose().as_bytes(), parsed)
+                    .is_ok()
+            };
+            let ok = argon2_matches(&parsed) & exists;
             let outdated = parsed.algorithm != ARGON2ID_IDENT
                 || Params::try_from(&parsed).map_or(true, |p| {
                     (p.m_cost(), p.t_cost(), p.p_cost())
@@ -370,6 +384,19 @@ mod tests {
             .await
             .unwrap();
         assert!(!dummy.ok);
+        // An unknown account costs one real argon2 verification, exactly
+        // like a wrong password (the login timing must not tell them apart).
+        let before = old.verifications();
+        for stored in [None, Some(hash.as_str())] {
+            old.verify(
+                old.slot().await.unwrap(),
+                &SecretString::new("not the password"),
+                stored,
+            )
+            .await
+            .unwrap();
+        }
+        assert_eq!(old.verifications() - before, 2);
         let newer = PasswordHasher::new(
             Argon2Costs {
                 memory_kib: 128,
