@@ -35,7 +35,7 @@ function systemClock() {
 
 /**
  * A token, authorization or configuration failure. `code` is the core's
- * stable code (shared/DESIGN.md): `expired`, `bad_signature`,
+ * stable code (the repository's docs/codes.md): `expired`, `bad_signature`,
  * `insufficient_role`, `route_denied`, `invalid_jwks`, ...; `status` is the
  * HTTP status a server answers with (401 or 403) when there is one.
  */
@@ -342,7 +342,7 @@ export function authorize(claims, requirement = {}) {
 }
 
 /**
- * Ordered route rules (shared/DESIGN.md): the first rule that matches a
+ * Ordered route rules (the repository's docs/tokens.md): the first rule that matches a
  * request decides.
  */
 export class RoutePolicy {

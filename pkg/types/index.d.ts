@@ -1,6 +1,6 @@
 // Types of @edgeauth/verify (both entry points: Node and web/bundlers).
 
-/** The claims of a verified edgeauth access token (shared/DESIGN.md). */
+/** The claims of a verified edgeauth access token (the repository's docs/tokens.md). */
 export interface Claims {
   /** Issuer URL. */
   readonly iss: string;
@@ -73,7 +73,7 @@ export interface Requirement {
   perms?: readonly string[];
 }
 
-/** The core's error codes (shared/DESIGN.md). */
+/** The core's error codes (the repository's docs/codes.md). */
 export type VerifyErrorCode =
   | 'token_too_large'
   | 'malformed'
@@ -127,7 +127,7 @@ export class Verifier {
 /** Throws VerifyError `insufficient_role` / `insufficient_permission` unless `claims` meet `requirement`. */
 export function authorize(claims: Grants, requirement?: Requirement): void;
 
-/** A route rule (shared/DESIGN.md, "Route rules"). */
+/** A route rule (the repository's docs/tokens.md, "Route rules"). */
 export interface RouteRule {
   methods?: readonly string[];
   path: string;

@@ -1,4 +1,4 @@
-//! The clock. Time is an argument everywhere else (STYLE rule 2): handlers
+//! The clock. Time is an argument everywhere else: handlers
 //! read `now` once from the state's [`Clock`] and pass it down. The one
 //! wall-clock read of the crate is [`SystemClock::now`].
 

@@ -1,7 +1,7 @@
 //! The one application error and its RFC 9457 problem+json rendering.
 //!
 //! Client mistakes get their own status and stable `code`; internal errors
-//! are logged once, here, and the client gets a generic detail (STYLE rule 5).
+//! are logged once, here, and the client gets a generic detail.
 
 use core::fmt;
 

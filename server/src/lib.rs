@@ -1,7 +1,7 @@
 //! The edgeauth issuing server: registers users, checks passwords
 //! (argon2id), signs short-lived EdDSA access tokens with `edgeauth-core`,
 //! rotates opaque refresh tokens with family reuse detection, and publishes
-//! its public keys as a JWKS. shared/DESIGN.md is the contract.
+//! its public keys as a JWKS. docs/server-api.md and docs/tokens.md are the contract.
 //!
 //! [`app`] builds the axum `Router` over an [`AppState`]; the `edgeauth`
 //! binary is a thin wrapper around [`cli::run`].

@@ -1,6 +1,6 @@
 //! Secrets and the few cryptographic helpers around them: random bytes,
 //! SHA-256, HMAC-SHA256, base64url, and the master key that encrypts signing
-//! keys at rest. Every secret type has a redacting `Debug` (STYLE rule 9).
+//! keys at rest. Every secret type has a redacting `Debug`: no secret reaches a log.
 
 use core::fmt;
 

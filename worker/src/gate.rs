@@ -18,7 +18,7 @@ use crate::{
     error::Problem,
 };
 
-/// The cookie that carries the access token (shared/DESIGN.md, "Cookies").
+/// The cookie that carries the access token (docs/server-api.md, "Cookies").
 pub const SESSION_COOKIE: &str = "edgeauth_session";
 
 /// The prefix of the headers the gate owns; a client never sets them.

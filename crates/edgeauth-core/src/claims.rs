@@ -1,4 +1,4 @@
-//! The access-token claims (shared/DESIGN.md, "Access tokens") and their
+//! The access-token claims (docs/tokens.md, "Claims") and their
 //! lean parser: integers only, no tree, unknown claims skipped, duplicate
 //! known claims rejected.
 

@@ -1,5 +1,5 @@
 //! Error types, split by phase. Each carries a stable `code()` that is part of
-//! the wire contract (shared/DESIGN.md): the server, the npm package and the
+//! the wire contract (docs/codes.md): the server, the npm package and the
 //! edge gate all report these exact strings. A test pins them.
 
 use alloc::string::String;

@@ -3,7 +3,7 @@
 //!
 //! `no_std` + `alloc`, with no clock, RNG, network or file: the caller passes
 //! `now`. The issuing server, the npm package and the edge gate all call this
-//! crate, so its behaviour is the product's behaviour; shared/DESIGN.md is the
+//! crate, so its behaviour is the product's behaviour; docs/tokens.md is the
 //! contract it implements.
 //!
 //! ```

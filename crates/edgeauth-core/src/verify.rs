@@ -1,4 +1,4 @@
-//! Access-token verification: the rules of shared/DESIGN.md, in its order.
+//! Access-token verification: the rules of docs/tokens.md, in its order.
 
 use alloc::{borrow::Cow, string::String, vec::Vec};
 

@@ -1,5 +1,5 @@
 //! Passwords: the policy (NIST SP 800-63B spirit) and argon2id hashing off
-//! the async executor, bounded (STYLE rule 10).
+//! the async executor, bounded.
 
 use std::{
     collections::HashSet,

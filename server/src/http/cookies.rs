@@ -1,4 +1,4 @@
-//! The two cookies of browser flows (shared/DESIGN.md, "Cookies"): the
+//! The two cookies of browser flows (docs/server-api.md, "Cookies"): the
 //! access token (HttpOnly, SameSite=Lax, Path=/) and the refresh token
 //! (HttpOnly, SameSite=Strict, Path=/auth), Secure unless configured off.
 

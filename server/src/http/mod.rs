@@ -1,4 +1,4 @@
-//! The HTTP API (shared/DESIGN.md, "HTTP API of the server"). Each area owns
+//! The HTTP API (docs/server-api.md is the contract). Each area owns
 //! its `router()`; [`app`] merges them and adds the cross-cutting layers.
 
 mod account;
