@@ -178,6 +178,11 @@ pub struct Session {
     pub revoked_at: Option<u64>,
     /// The User-Agent of the sign-in.
     pub user_agent: Option<String>,
+    /// How the user authenticated at sign-in (RFC 8176 `amr` values, e.g.
+    /// `pwd`), carried by every access token of the session.
+    pub amr: Vec<String>,
+    /// The tenant the session was opened in (the `tid` claim), if any.
+    pub tid: Option<String>,
 }
 
 impl Session {
@@ -239,6 +244,10 @@ pub struct NewSession {
     pub absolute_expires_at: u64,
     /// User-Agent.
     pub user_agent: Option<String>,
+    /// How the user authenticated (RFC 8176 `amr` values, e.g. `pwd`).
+    pub amr: Vec<String>,
+    /// The tenant, if any.
+    pub tid: Option<String>,
     /// SHA-256 of the first refresh token.
     pub token_hash: [u8; 32],
 }

@@ -24,8 +24,8 @@ use super::{
     NewSession, RefreshRecord, RoleDef, RotateOutcome, Rotation, Session, Store, StoreError,
     StoredKey, User,
     rows::{
-        StoreRow as _, backend, db_time, from_db_time, role_definitions, session_columns,
-        session_from, session_with_user_from, user_columns, user_from,
+        StoreRow as _, amr_to_db, backend, db_time, from_db_time, role_definitions,
+        session_columns, session_from, session_with_user_from, user_columns, user_from,
     },
 };
 
@@ -40,6 +40,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "login_failures",
         include_str!("../../migrations/postgres/0002_login_failures.sql"),
+    ),
+    (
+        3,
+        "session_amr",
+        include_str!("../../migrations/postgres/0003_session_amr.sql"),
     ),
 ];
 
@@ -136,8 +141,8 @@ const CREATE_SESSION: &str = "WITH evicted AS ( \
        RETURNING id, last_used_at, created_at \
      ), created AS ( \
        INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, \
-         absolute_expires_at, revoked_at, user_agent) \
-       VALUES ($1, $2, $3, $3, $4, $5, NULL, $6) \
+         absolute_expires_at, revoked_at, user_agent, amr, tid) \
+       VALUES ($1, $2, $3, $3, $4, $5, NULL, $6, $9, $10) \
        RETURNING id \
      ), first_token AS ( \
        INSERT INTO refresh_tokens (token_hash, session_id, generation, created_at, used_at) \
@@ -407,6 +412,8 @@ impl Store for PgStore {
             .bind(&session.user_agent)
             .bind(&session.token_hash[..])
             .bind(keep)
+            .bind(amr_to_db(&session.amr)?)
+            .bind(&session.tid)
             .fetch_all(&mut *tx)
             .await
             .map_err(backend)?;

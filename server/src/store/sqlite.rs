@@ -22,8 +22,8 @@ use super::{
     NewSession, RefreshRecord, RoleDef, RotateOutcome, Rotation, Session, Store, StoreError,
     StoredKey, User,
     rows::{
-        StoreRow as _, backend, db_time, from_db_time, role_definitions, session_columns,
-        session_from, session_with_user_from, user_columns, user_from,
+        StoreRow as _, amr_to_db, backend, db_time, from_db_time, role_definitions,
+        session_columns, session_from, session_with_user_from, user_columns, user_from,
     },
 };
 use crate::config::Synchronous;
@@ -39,6 +39,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "login_failures",
         include_str!("../../migrations/sqlite/0002_login_failures.sql"),
+    ),
+    (
+        3,
+        "session_amr",
+        include_str!("../../migrations/sqlite/0003_session_amr.sql"),
     ),
 ];
 
@@ -391,7 +396,8 @@ impl Store for SqliteStore {
         }
         sqlx::query(
             "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, \
-             absolute_expires_at, revoked_at, user_agent) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
+             absolute_expires_at, revoked_at, user_agent, amr, tid) \
+             VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
         )
         .bind(&session.id)
         .bind(&session.user_id)
@@ -400,6 +406,8 @@ impl Store for SqliteStore {
         .bind(db_time(session.expires_at))
         .bind(db_time(session.absolute_expires_at))
         .bind(&session.user_agent)
+        .bind(amr_to_db(&session.amr)?)
+        .bind(&session.tid)
         .execute(&mut *tx)
         .await
         .map_err(backend)?;

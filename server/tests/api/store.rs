@@ -18,7 +18,19 @@ fn session(id: &str, user: &str, at: u64, hash: u8) -> NewSession {
         expires_at: at + 100,
         absolute_expires_at: at + 1000,
         user_agent: None,
+        amr: vec!["pwd".into()],
+        tid: None,
         token_hash: [hash; 32],
+    }
+}
+
+fn user(id: &str, email: &str) -> User {
+    User {
+        id: id.into(),
+        email: email.into(),
+        name: None,
+        password_hash: "$argon2id$...".into(),
+        created_at: T0,
     }
 }
 
@@ -40,14 +52,10 @@ async fn conformance(store: Arc<dyn Store>) {
 
 /// What races must not break: one rotation wins, the session limit holds.
 async fn concurrent(store: Arc<dyn Store>) {
-    let user = User {
-        id: "u9".into(),
-        email: "race@example.com".into(),
-        name: None,
-        password_hash: "$argon2id$...".into(),
-        created_at: T0,
-    };
-    store.create_user(&user).await.unwrap();
+    store
+        .create_user(&user("u9", "race@example.com"))
+        .await
+        .unwrap();
     // 16 sign-ins at once with a limit of 3: exactly 3 stay live.
     let logins: Vec<_> = (0..16u8)
         .map(|i| {
@@ -157,17 +165,11 @@ async fn sequential(store: &dyn Store) {
     store.migrate().await.unwrap();
     store.migrate().await.unwrap(); // idempotent
 
-    let user = User {
-        id: "u1".into(),
-        email: "a@example.com".into(),
-        name: None,
-        password_hash: "$argon2id$...".into(),
-        created_at: T0,
-    };
-    store.create_user(&user).await.unwrap();
+    let first = user("u1", "a@example.com");
+    store.create_user(&first).await.unwrap();
     let dup = User {
         id: "u2".into(),
-        ..user.clone()
+        ..first.clone()
     };
     assert!(matches!(
         store.create_user(&dup).await,
@@ -210,6 +212,7 @@ async fn sequential(store: &dyn Store) {
         ("u1", "a@example.com")
     );
     assert!(store.session_with_user("nope").await.unwrap().is_none());
+    assert_eq!((found.amr, found.tid), (vec!["pwd".to_owned()], None));
     let rotation = Rotation {
         parent_hash: [1; 32],
         child_hash: [2; 32],
@@ -255,6 +258,7 @@ async fn sequential(store: &dyn Store) {
     };
     assert_eq!(capped.expires_at, T0 + 1000);
     assert_eq!(roles, ["admin", "beta"]);
+    assert_eq!((capped.amr, capped.tid), (vec!["pwd".to_owned()], None));
     assert_eq!(
         store
             .refresh_token(&[6; 32])
@@ -283,6 +287,49 @@ async fn sequential(store: &dyn Store) {
         .map(|s| s.id)
         .collect();
     assert_eq!(live, ["s3", "s2"]);
+
+    // How the user authenticated is kept as given, in order, and comes back
+    // on every read: by id, from a rotation, in the user's list, with a
+    // refresh token.
+    let methods = vec!["pwd".to_owned(), "otp".to_owned(), "x,y \"z\"".to_owned()];
+    let with_amr = NewSession {
+        amr: methods.clone(),
+        tid: Some("t1".into()),
+        ..session("s4", "u4", T0, 10)
+    };
+    store
+        .create_user(&user("u4", "d@example.com"))
+        .await
+        .unwrap();
+    store.create_session(&with_amr, 2).await.unwrap();
+    let expected = (methods, Some("t1".to_owned()));
+    let (found, _) = store.session_with_user("s4").await.unwrap().unwrap();
+    assert_eq!((found.amr, found.tid), expected);
+    let found = store.refresh_token(&[10; 32]).await.unwrap().unwrap();
+    assert_eq!((found.session.amr, found.session.tid), expected);
+    let RotateOutcome::Rotated(slid, _) = store
+        .rotate_refresh(&Rotation {
+            parent_hash: [10; 32],
+            child_hash: [11; 32],
+            now: T0 + 1,
+            expires_at: T0 + 101,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("not rotated")
+    };
+    assert_eq!((slid.amr, slid.tid), expected);
+    let listed = store.user_sessions("u4", T0 + 2).await.unwrap();
+    let amrs: Vec<_> = listed.into_iter().map(|s| (s.amr, s.tid)).collect();
+    assert_eq!(amrs, [expected]);
+    let none = NewSession {
+        amr: Vec::new(),
+        ..session("s5", "u4", T0, 12)
+    };
+    store.create_session(&none, 2).await.unwrap();
+    let (found, _) = store.session_with_user("s5").await.unwrap().unwrap();
+    assert_eq!((found.amr, found.tid), (Vec::<String>::new(), None));
 
     // A revoked session cannot rotate.
     let gone = Rotation {
