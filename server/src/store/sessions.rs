@@ -110,8 +110,6 @@ pub trait SessionStore: Send + Sync + 'static {
         session: &NewSession,
         max_sessions: u32,
     ) -> Result<Vec<String>, StoreError>;
-    /// A session by id.
-    async fn session(&self, id: &str) -> Result<Option<Session>, StoreError>;
     /// A session by id with its user, in one lookup (every authenticated
     /// request makes it).
     async fn session_with_user(&self, id: &str) -> Result<Option<(Session, User)>, StoreError>;

@@ -184,6 +184,7 @@ async fn sequential(store: &dyn Store) {
             .id,
         "u1"
     );
+    assert_eq!(store.user_by_id("u1").await.unwrap(), Some(first.clone()));
     assert!(store.user_by_id("nope").await.unwrap().is_none());
 
     // Keys: the first insert is conditional; rotation retires atomically.
@@ -297,10 +298,12 @@ async fn sequential(store: &dyn Store) {
         tid: Some("t1".into()),
         ..session("s4", "u4", T0, 10)
     };
-    store
-        .create_user(&user("u4", "d@example.com"))
-        .await
-        .unwrap();
+    let named = User {
+        name: Some("Dee".into()),
+        ..user("u4", "d@example.com")
+    };
+    store.create_user(&named).await.unwrap();
+    assert_eq!(store.user_by_id("u4").await.unwrap(), Some(named));
     store.create_session(&with_amr, 2).await.unwrap();
     let expected = (methods, Some("t1".to_owned()));
     let (found, _) = store.session_with_user("s4").await.unwrap().unwrap();

@@ -95,21 +95,6 @@ impl SessionStore for PgStore {
         Ok(evicted)
     }
 
-    async fn session(&self, id: &str) -> Result<Option<Session>, StoreError> {
-        sqlx::query(concat!(
-            "SELECT ",
-            session_columns!(),
-            " FROM sessions s WHERE s.id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?
-        .as_ref()
-        .map(session_from)
-        .transpose()
-    }
-
     async fn session_with_user(&self, id: &str) -> Result<Option<(Session, User)>, StoreError> {
         sqlx::query(concat!(
             "SELECT ",
