@@ -411,3 +411,68 @@ async fn postgres_conforms() {
     conformance(Arc::new(store.clone())).await;
     store.close().await;
 }
+
+/// A database as migration 2 left it, with a session signed in then: the
+/// shipped migrations 1 and 2 of `backend`, their bookkeeping rows, a user
+/// and a session.
+fn schema_2_with_a_session(backend: &str) -> String {
+    let migration = |name: &str| {
+        let path = format!("{}/migrations/{backend}/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(path).unwrap()
+    };
+    format!(
+        "{}\n{}\n\
+         CREATE TABLE _edgeauth_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
+           applied_at BIGINT NOT NULL);\n\
+         INSERT INTO _edgeauth_migrations VALUES (1, 'initial', 0), (2, 'login_failures', 0);\n\
+         INSERT INTO users (id, email, name, password_hash, created_at) \
+           VALUES ('u0', 'old@example.com', NULL, '$argon2id$...', 0);\n\
+         INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, \
+           absolute_expires_at, revoked_at, user_agent) \
+           VALUES ('s0', 'u0', 0, 0, 100, 1000, NULL, NULL);\n",
+        migration("0001_initial.sql"),
+        migration("0002_login_failures.sql"),
+    )
+}
+
+/// Migration 3 on a database that has sessions: they were all password
+/// sign-ins, and read so.
+async fn upgraded_sessions_read_as_password(store: &dyn Store) {
+    store.migrate().await.unwrap();
+    let (old, _) = store.session_with_user("s0").await.unwrap().unwrap();
+    assert_eq!((old.amr, old.tid), (vec!["pwd".to_owned()], None));
+}
+
+#[tokio::test]
+async fn sqlite_upgrade_keeps_sessions() {
+    use sqlx::Connection as _;
+    let dir = TempDir::sqlite();
+    let url = format!("{}?mode=rwc", dir.db_url());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(schema_2_with_a_session("sqlite")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let store = SqliteStore::connect(&dir.db_url(), Synchronous::Normal)
+        .await
+        .unwrap();
+    upgraded_sessions_read_as_password(&store).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn postgres_upgrade_keeps_sessions() {
+    use sqlx::Connection as _;
+    let Some(admin) = postgres_url() else { return };
+    let db = TempDir::postgres(&admin);
+    let mut conn = sqlx::PgConnection::connect(&db.db_url()).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(schema_2_with_a_session("postgres")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let store = PgStore::connect(&db.db_url(), 2).await.unwrap();
+    upgraded_sessions_read_as_password(&store).await;
+    store.close().await;
+}
