@@ -36,7 +36,8 @@ pub use crate::{
     secret::{MasterKey, SecretString},
     state::AppState,
     store::{
-        AnyStore, NewSession, PgStore, RefreshRecord, RoleDef, RotateOutcome, Rotation, Session,
-        SqliteStore, Store, StoreError, StoredKey, User, connect_store,
+        AnyStore, KeyStore, NewSession, PgStore, RefreshRecord, RoleDef, RoleStore, RotateOutcome,
+        Rotation, Session, SessionStore, SqliteStore, Store, StoreError, StoredKey, ThrottleStore,
+        User, UserStore, connect_store,
     },
 };

@@ -139,6 +139,7 @@ pub(crate) async fn login(
         state.session_policy(),
         &user.id,
         user_agent,
+        vec!["pwd".into()],
         now,
     )
     .await?;

@@ -101,6 +101,7 @@ pub(crate) async fn start(
     policy: SessionPolicy,
     user_id: &str,
     user_agent: Option<String>,
+    amr: Vec<String>,
     now: u64,
 ) -> Result<Granted, AppError> {
     let token = RefreshToken::generate()?;
@@ -118,6 +119,8 @@ pub(crate) async fn start(
                 expires_at,
                 absolute_expires_at: absolute,
                 user_agent,
+                amr,
+                tid: None,
                 token_hash: token.hash(),
             },
             policy.max_sessions,

@@ -93,7 +93,7 @@ where
 macro_rules! session_columns {
     () => {
         "s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, \
-         s.absolute_expires_at, s.revoked_at, s.user_agent"
+         s.absolute_expires_at, s.revoked_at, s.user_agent, s.amr, s.tid"
     };
 }
 
@@ -126,7 +126,20 @@ pub(super) fn session_from(row: &impl StoreRow) -> Result<Session, StoreError> {
         absolute_expires_at: row.time("absolute_expires_at")?,
         revoked_at: row.opt_time("revoked_at")?,
         user_agent: row.opt_text("user_agent")?,
+        amr: amr_from_db(&row.text("amr")?)?,
+        tid: row.opt_text("tid")?,
     })
+}
+
+/// A session's authentication methods as stored: a JSON array of strings
+/// (migration 3), unambiguous whatever a method's name holds.
+pub(super) fn amr_to_db(amr: &[String]) -> Result<String, StoreError> {
+    serde_json::to_string(amr).map_err(|e| StoreError::Backend(Box::new(e)))
+}
+
+/// A session's authentication methods as read back.
+fn amr_from_db(stored: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(stored).map_err(|e| StoreError::Backend(Box::new(e)))
 }
 
 /// A session row joined with its user's columns (`email`, `name`,

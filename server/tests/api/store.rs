@@ -18,7 +18,19 @@ fn session(id: &str, user: &str, at: u64, hash: u8) -> NewSession {
         expires_at: at + 100,
         absolute_expires_at: at + 1000,
         user_agent: None,
+        amr: vec!["pwd".into()],
+        tid: None,
         token_hash: [hash; 32],
+    }
+}
+
+fn user(id: &str, email: &str) -> User {
+    User {
+        id: id.into(),
+        email: email.into(),
+        name: None,
+        password_hash: "$argon2id$...".into(),
+        created_at: T0,
     }
 }
 
@@ -40,14 +52,10 @@ async fn conformance(store: Arc<dyn Store>) {
 
 /// What races must not break: one rotation wins, the session limit holds.
 async fn concurrent(store: Arc<dyn Store>) {
-    let user = User {
-        id: "u9".into(),
-        email: "race@example.com".into(),
-        name: None,
-        password_hash: "$argon2id$...".into(),
-        created_at: T0,
-    };
-    store.create_user(&user).await.unwrap();
+    store
+        .create_user(&user("u9", "race@example.com"))
+        .await
+        .unwrap();
     // 16 sign-ins at once with a limit of 3: exactly 3 stay live.
     let logins: Vec<_> = (0..16u8)
         .map(|i| {
@@ -157,17 +165,11 @@ async fn sequential(store: &dyn Store) {
     store.migrate().await.unwrap();
     store.migrate().await.unwrap(); // idempotent
 
-    let user = User {
-        id: "u1".into(),
-        email: "a@example.com".into(),
-        name: None,
-        password_hash: "$argon2id$...".into(),
-        created_at: T0,
-    };
-    store.create_user(&user).await.unwrap();
+    let first = user("u1", "a@example.com");
+    store.create_user(&first).await.unwrap();
     let dup = User {
         id: "u2".into(),
-        ..user.clone()
+        ..first.clone()
     };
     assert!(matches!(
         store.create_user(&dup).await,
@@ -182,6 +184,7 @@ async fn sequential(store: &dyn Store) {
             .id,
         "u1"
     );
+    assert_eq!(store.user_by_id("u1").await.unwrap(), Some(first.clone()));
     assert!(store.user_by_id("nope").await.unwrap().is_none());
 
     // Keys: the first insert is conditional; rotation retires atomically.
@@ -210,6 +213,7 @@ async fn sequential(store: &dyn Store) {
         ("u1", "a@example.com")
     );
     assert!(store.session_with_user("nope").await.unwrap().is_none());
+    assert_eq!((found.amr, found.tid), (vec!["pwd".to_owned()], None));
     let rotation = Rotation {
         parent_hash: [1; 32],
         child_hash: [2; 32],
@@ -255,6 +259,7 @@ async fn sequential(store: &dyn Store) {
     };
     assert_eq!(capped.expires_at, T0 + 1000);
     assert_eq!(roles, ["admin", "beta"]);
+    assert_eq!((capped.amr, capped.tid), (vec!["pwd".to_owned()], None));
     assert_eq!(
         store
             .refresh_token(&[6; 32])
@@ -283,6 +288,51 @@ async fn sequential(store: &dyn Store) {
         .map(|s| s.id)
         .collect();
     assert_eq!(live, ["s3", "s2"]);
+
+    // How the user authenticated is kept as given, in order, and comes back
+    // on every read: by id, from a rotation, in the user's list, with a
+    // refresh token.
+    let methods = vec!["pwd".to_owned(), "otp".to_owned(), "x,y \"z\"".to_owned()];
+    let with_amr = NewSession {
+        amr: methods.clone(),
+        tid: Some("t1".into()),
+        ..session("s4", "u4", T0, 10)
+    };
+    let named = User {
+        name: Some("Dee".into()),
+        ..user("u4", "d@example.com")
+    };
+    store.create_user(&named).await.unwrap();
+    assert_eq!(store.user_by_id("u4").await.unwrap(), Some(named));
+    store.create_session(&with_amr, 2).await.unwrap();
+    let expected = (methods, Some("t1".to_owned()));
+    let (found, _) = store.session_with_user("s4").await.unwrap().unwrap();
+    assert_eq!((found.amr, found.tid), expected);
+    let found = store.refresh_token(&[10; 32]).await.unwrap().unwrap();
+    assert_eq!((found.session.amr, found.session.tid), expected);
+    let RotateOutcome::Rotated(slid, _) = store
+        .rotate_refresh(&Rotation {
+            parent_hash: [10; 32],
+            child_hash: [11; 32],
+            now: T0 + 1,
+            expires_at: T0 + 101,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("not rotated")
+    };
+    assert_eq!((slid.amr, slid.tid), expected);
+    let listed = store.user_sessions("u4", T0 + 2).await.unwrap();
+    let amrs: Vec<_> = listed.into_iter().map(|s| (s.amr, s.tid)).collect();
+    assert_eq!(amrs, [expected]);
+    let none = NewSession {
+        amr: Vec::new(),
+        ..session("s5", "u4", T0, 12)
+    };
+    store.create_session(&none, 2).await.unwrap();
+    let (found, _) = store.session_with_user("s5").await.unwrap().unwrap();
+    assert_eq!((found.amr, found.tid), (Vec::<String>::new(), None));
 
     // A revoked session cannot rotate.
     let gone = Rotation {
@@ -359,5 +409,70 @@ async fn postgres_conforms() {
     let db = TempDir::postgres(&admin);
     let store = PgStore::connect(&db.db_url(), 8).await.unwrap();
     conformance(Arc::new(store.clone())).await;
+    store.close().await;
+}
+
+/// A database as migration 2 left it, with a session signed in then: the
+/// shipped migrations 1 and 2 of `backend`, their bookkeeping rows, a user
+/// and a session.
+fn schema_2_with_a_session(backend: &str) -> String {
+    let migration = |name: &str| {
+        let path = format!("{}/migrations/{backend}/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(path).unwrap()
+    };
+    format!(
+        "{}\n{}\n\
+         CREATE TABLE _edgeauth_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
+           applied_at BIGINT NOT NULL);\n\
+         INSERT INTO _edgeauth_migrations VALUES (1, 'initial', 0), (2, 'login_failures', 0);\n\
+         INSERT INTO users (id, email, name, password_hash, created_at) \
+           VALUES ('u0', 'old@example.com', NULL, '$argon2id$...', 0);\n\
+         INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, \
+           absolute_expires_at, revoked_at, user_agent) \
+           VALUES ('s0', 'u0', 0, 0, 100, 1000, NULL, NULL);\n",
+        migration("0001_initial.sql"),
+        migration("0002_login_failures.sql"),
+    )
+}
+
+/// Migration 3 on a database that has sessions: they were all password
+/// sign-ins, and read so.
+async fn upgraded_sessions_read_as_password(store: &dyn Store) {
+    store.migrate().await.unwrap();
+    let (old, _) = store.session_with_user("s0").await.unwrap().unwrap();
+    assert_eq!((old.amr, old.tid), (vec!["pwd".to_owned()], None));
+}
+
+#[tokio::test]
+async fn sqlite_upgrade_keeps_sessions() {
+    use sqlx::Connection as _;
+    let dir = TempDir::sqlite();
+    let url = format!("{}?mode=rwc", dir.db_url());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(schema_2_with_a_session("sqlite")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let store = SqliteStore::connect(&dir.db_url(), Synchronous::Normal)
+        .await
+        .unwrap();
+    upgraded_sessions_read_as_password(&store).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn postgres_upgrade_keeps_sessions() {
+    use sqlx::Connection as _;
+    let Some(admin) = postgres_url() else { return };
+    let db = TempDir::postgres(&admin);
+    let mut conn = sqlx::PgConnection::connect(&db.db_url()).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(schema_2_with_a_session("postgres")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let store = PgStore::connect(&db.db_url(), 2).await.unwrap();
+    upgraded_sessions_read_as_password(&store).await;
     store.close().await;
 }

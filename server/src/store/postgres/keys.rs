@@ -1,0 +1,80 @@
+//! Signing keys on PostgreSQL.
+
+use async_trait::async_trait;
+
+use super::{KEY_ROTATION_LOCK, PgStore, commit};
+use crate::store::{
+    KeyStore, StoreError, StoredKey,
+    rows::{StoreRow as _, backend, db_time},
+};
+
+#[async_trait]
+impl KeyStore for PgStore {
+    async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kid, public_key, sealed_seed, created_at, retired_at FROM signing_keys \
+             ORDER BY created_at DESC, kid",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredKey {
+                    kid: row.text("kid")?,
+                    public_key: row.bytes("public_key")?,
+                    sealed_seed: row.bytes("sealed_seed")?,
+                    created_at: row.time("created_at")?,
+                    retired_at: row.opt_time("retired_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn insert_first_key(&self, key: &StoredKey) -> Result<bool, StoreError> {
+        // Two instances starting at once both get here; the unique index on
+        // the signer (migration 1) turns the loser's insert into nothing.
+        let done = sqlx::query(
+            "INSERT INTO signing_keys (kid, public_key, sealed_seed, created_at, retired_at) \
+             SELECT $1, $2, $3, $4, NULL \
+             WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE retired_at IS NULL) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&key.kid)
+        .bind(&key.public_key)
+        .bind(&key.sealed_seed)
+        .bind(db_time(key.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn rotate_key(&self, key: &StoredKey, now: u64) -> Result<(), StoreError> {
+        // Serialised, so two rotations at once both happen, one after the
+        // other, instead of the second finding the first's key unretired.
+        let mut tx = self.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(KEY_ROTATION_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
+            .bind(db_time(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, public_key, sealed_seed, created_at, retired_at) \
+             VALUES ($1, $2, $3, $4, NULL)",
+        )
+        .bind(&key.kid)
+        .bind(&key.public_key)
+        .bind(&key.sealed_seed)
+        .bind(db_time(key.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        commit(tx).await
+    }
+}
