@@ -26,7 +26,6 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-mod alg;
 mod base64;
 mod claims;
 mod error;

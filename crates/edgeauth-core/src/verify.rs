@@ -2,16 +2,18 @@
 
 use alloc::{borrow::Cow, string::String, vec::Vec};
 
-use jwt_compact::Algorithm;
+use ed25519_dalek::Signature;
 
 use crate::{
-    alg::{ALGORITHM, Ed25519Signature, StrictEd25519},
     base64,
     claims::Claims,
     error::VerifyError,
     json::{JsonError, Reader},
     keys::KeySet,
 };
+
+/// The JWS `alg` of every edgeauth token.
+pub(crate) const ALGORITHM: &str = "EdDSA";
 
 /// Tokens longer than this many bytes are refused before any parsing.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -127,15 +129,12 @@ impl Verifier {
             .and_then(|kid| self.keys.get(kid))
             .ok_or(E::UnknownKey)?;
 
-        // 6. Strict Ed25519 over the signing input.
+        // 6. Strict Ed25519 over the signing input: `verify_strict` also
+        // rejects small-order `R` and `A` (and, like `verify`, non-canonical
+        // `S`), so every message has at most one valid signature per key.
         let signature = signature.ok_or(E::BadSignature)?;
-        if !StrictEd25519.verify_signature(
-            &Ed25519Signature(signature),
-            key,
-            signing_input.as_bytes(),
-        ) {
-            return Err(E::BadSignature);
-        }
+        key.verify_strict(signing_input.as_bytes(), &Signature::from_bytes(&signature))
+            .map_err(|_| E::BadSignature)?;
 
         // 7. Only now is the payload read.
         let payload = base64::decode_small(payload.as_bytes(), &mut buf, &mut spill)
