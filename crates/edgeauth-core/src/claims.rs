@@ -1,4 +1,4 @@
-//! The access-token claims (shared/DESIGN.md, "Access tokens") and their
+//! The access-token claims and their
 //! lean parser: integers only, no tree, unknown claims skipped, duplicate
 //! known claims rejected.
 
@@ -170,7 +170,7 @@ impl Claims {
 
     /// Whether the token's permissions grant `perm` (wildcards included).
     pub fn has_permission(&self, perm: &str) -> bool {
-        crate::policy::grants(&self.perms, perm)
+        crate::names::grants(&self.perms, perm)
     }
 }
 

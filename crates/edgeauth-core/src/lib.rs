@@ -31,6 +31,7 @@ mod claims;
 mod error;
 mod json;
 mod keys;
+mod names;
 mod policy;
 #[cfg(feature = "sign")]
 mod sign;
@@ -41,8 +42,9 @@ mod verify;
 pub use crate::sign::{ACCESS_TOKEN_TYPE, SignError, SigningKey};
 pub use crate::{
     claims::Claims,
-    error::{AccessError, KeySetError, PolicyError, PolicyProblem, VerifyError},
+    error::{AccessError, KeySetError, NameError, PolicyError, PolicyProblem, VerifyError},
     keys::KeySet,
-    policy::{Fallback, Requirement, Route, RoutePolicy, grants},
+    names::{check_permission_name, check_role_name, grants},
+    policy::{Fallback, Requirement, Route, RoutePolicy},
     verify::{DEFAULT_LEEWAY, MAX_TOKEN_LEN, Verifier},
 };
