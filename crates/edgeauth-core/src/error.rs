@@ -331,7 +331,9 @@ impl fmt::Display for NameError {
             Self::WildcardInRole => "a role name cannot contain '*'",
             Self::EmptyPermission => "a permission name cannot be empty",
             Self::EmptySegment => "a permission name cannot have an empty segment",
-            Self::MisplacedWildcard => "in a permission name, '*' may only be the whole last segment",
+            Self::MisplacedWildcard => {
+                "in a permission name, '*' may only be the whole last segment"
+            }
         })
     }
 }

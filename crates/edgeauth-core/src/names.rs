@@ -108,7 +108,11 @@ mod tests {
         }
         assert_eq!(check_role_name(""), Err(NameError::EmptyRole));
         for bad in ["adm*", "*", "a.*"] {
-            assert_eq!(check_role_name(bad), Err(NameError::WildcardInRole), "{bad}");
+            assert_eq!(
+                check_role_name(bad),
+                Err(NameError::WildcardInRole),
+                "{bad}"
+            );
         }
     }
 }
