@@ -7,6 +7,15 @@
 /// server's and the gate's `EDGEAUTH_ACCESS_COOKIE`).
 pub const DEFAULT_ACCESS_COOKIE: &str = "edgeauth_session";
 
+/// Whether `name` may name the access cookie: letters, digits, `_`, `-`
+/// and `.` (the server's and the gate's `EDGEAUTH_ACCESS_COOKIE`).
+pub fn is_cookie_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+}
+
 /// Where an access token was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -121,6 +130,16 @@ mod tests {
         assert_eq!(cookie_value("a=\"x=y\"", "a"), Some("x=y"));
         assert_eq!(cookie_value("a", "a"), None);
         assert_eq!(cookie_value("", "a"), None);
+    }
+
+    #[test]
+    fn cookie_names() {
+        for ok in [DEFAULT_ACCESS_COOKIE, "a", "__Host-at", "x.y"] {
+            assert!(is_cookie_name(ok), "{ok}");
+        }
+        for bad in ["", "a b", "a=b", "a;b", "é", "a\"b"] {
+            assert!(!is_cookie_name(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -53,7 +53,10 @@ pub use crate::sign::{ACCESS_TOKEN_TYPE, SignError, SigningKey};
 pub use crate::{
     claims::Claims,
     error::{AccessError, KeySetError, NameError, PolicyError, PolicyProblem, VerifyError},
-    extract::{DEFAULT_ACCESS_COOKIE, TokenSource, access_token, bearer_token, cookie_value},
+    extract::{
+        DEFAULT_ACCESS_COOKIE, TokenSource, access_token, bearer_token, cookie_value,
+        is_cookie_name,
+    },
     keys::KeySet,
     names::{check_permission_name, check_role_name, grants},
     policy::{Fallback, Requirement, Route, RoutePolicy},

@@ -109,9 +109,9 @@ pub enum Need {
     Stale,
 }
 
-/// What to do about the key set.
+/// What to do about the key set. Exhaustive on purpose: a caller must
+/// handle every plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum Plan {
     /// Start a fetch (and call [`KeyRefresh::started`]).
     Start,
