@@ -163,7 +163,7 @@ test('a public route passes without a token', async () => {
 test('no token: 401 missing_token with a Bearer challenge', async () => {
   const response = await fetch(`${gate.url}/api/articles`);
   await problem(response, 401, 'missing_token');
-  assert.equal(response.headers.get('www-authenticate'), 'Bearer');
+  assert.equal(response.headers.get('www-authenticate'), 'Bearer realm="edgeauth"');
 });
 
 for (const [name, code] of [
@@ -174,8 +174,8 @@ for (const [name, code] of [
   test(`${name} token: 401 ${code}`, async () => {
     const response = await fetch(`${gate.url}/api/articles`, { headers: bearer(fixtures.tokens[name]) });
     const body = await problem(response, 401, code);
-    assert.equal(body.type, 'about:blank');
-    assert.match(response.headers.get('www-authenticate'), /^Bearer error="invalid_token"/);
+    assert.equal(body.type, `urn:edgeauth:error:${code}`);
+    assert.match(response.headers.get('www-authenticate'), /^Bearer realm="edgeauth", error="invalid_token"/);
   });
 }
 
