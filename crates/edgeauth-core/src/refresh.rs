@@ -64,20 +64,22 @@ impl KeyRefreshPolicy {
     /// else `max-age`, within the floor and the cap; `no-store` or
     /// `no-cache` mean the floor; none of these, the default.
     pub fn ttl_ms(&self, cache_control: Option<&str>) -> u64 {
+        // Bytes, not chars: every token of the grammar is ASCII, and the
+        // npm package's .wasm need not carry UTF-8 pattern code for this.
         let mut max_age = None;
         let mut s_maxage = None;
         let mut no_cache = false;
-        for directive in cache_control.unwrap_or("").split(',') {
-            let (name, value) = directive
-                .split_once('=')
-                .map_or((directive, None), |(n, v)| (n, Some(v)));
-            let name = name.trim();
-            let seconds = value.and_then(|v| v.trim().trim_matches('"').parse::<u64>().ok());
-            if name.eq_ignore_ascii_case("max-age") {
+        let header = cache_control.unwrap_or("").as_bytes();
+        for directive in header.split(|&b| b == b',') {
+            let mut parts = directive.splitn(2, |&b| b == b'=');
+            let name = parts.next().unwrap_or_default().trim_ascii();
+            let seconds = parts.next().and_then(delta_seconds);
+            if name.eq_ignore_ascii_case(b"max-age") {
                 max_age = max_age.or(seconds);
-            } else if name.eq_ignore_ascii_case("s-maxage") {
+            } else if name.eq_ignore_ascii_case(b"s-maxage") {
                 s_maxage = s_maxage.or(seconds);
-            } else if name.eq_ignore_ascii_case("no-store") || name.eq_ignore_ascii_case("no-cache")
+            } else if name.eq_ignore_ascii_case(b"no-store")
+                || name.eq_ignore_ascii_case(b"no-cache")
             {
                 no_cache = true;
             }
@@ -90,6 +92,23 @@ impl KeyRefreshPolicy {
                 .clamp(self.min_ttl_ms, self.max_ttl_ms.max(self.min_ttl_ms))
         })
     }
+}
+
+/// A `delta-seconds` value (RFC 9111 section 1.2.2: digits), possibly
+/// quoted; `None` if it is not one or does not fit in a `u64`.
+fn delta_seconds(value: &[u8]) -> Option<u64> {
+    let value = value.trim_ascii();
+    let digits = value
+        .strip_prefix(b"\"")
+        .and_then(|v| v.strip_suffix(b"\""))
+        .unwrap_or(value);
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        let digit = b.checked_sub(b'0').filter(|d| *d < 10)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
 }
 
 impl Default for KeyRefreshPolicy {
@@ -252,6 +271,13 @@ mod tests {
         assert_eq!(P.ttl_ms(Some("No-Cache")), P.min_ttl_ms);
         assert_eq!(P.ttl_ms(Some("max-age=abc")), P.default_ttl_ms);
         assert_eq!(P.ttl_ms(Some("max-age=-5")), P.default_ttl_ms);
+        assert_eq!(P.ttl_ms(Some("max-age=+600")), P.default_ttl_ms);
+        assert_eq!(P.ttl_ms(Some("max-age=")), P.default_ttl_ms);
+        assert_eq!(P.ttl_ms(Some(" max-age = 600 ")), 600_000);
+        assert_eq!(
+            P.ttl_ms(Some("max-age=99999999999999999999, s-maxage=x")),
+            P.default_ttl_ms
+        );
     }
 
     #[test]
