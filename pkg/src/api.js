@@ -1,7 +1,8 @@
 // The JavaScript API of @edgeauth/verify over the wasm bindings
 // (crates/edgeauth-wasm). Every decision about a token, a role or a route is
-// the Rust core's; this file converts arguments, turns the core's errors into
-// VerifyError, keeps the cache of verified tokens and fetches JWKS documents.
+// the Rust core's, and so are how long a verified token may be reused and
+// when to refetch the JWKS; this file converts arguments, turns the core's
+// errors into VerifyError, stores verified tokens and fetches JWKS documents.
 
 import * as wasm from '../dist/edgeauth_wasm.js';
 
@@ -9,11 +10,9 @@ import * as wasm from '../dist/edgeauth_wasm.js';
 const DEFAULT_LEEWAY = 30;
 /** How many verified tokens a verifier remembers unless told otherwise. */
 const DEFAULT_CACHE_SIZE = 1024;
-/** An unknown `kid` refetches the JWKS at most this often, in seconds. */
-const REFETCH_INTERVAL = 60;
-/** Bounds on a JWKS response's Cache-Control max-age, in seconds. */
-const MIN_MAX_AGE = 60;
-const MAX_MAX_AGE = 24 * 60 * 60;
+/** What wasm.KeyRefresh.plan() answers. */
+const PLAN_START = 1;
+const PLAN_WAIT = 2;
 
 let ready = false;
 
@@ -97,18 +96,20 @@ function freezeClaims(claims) {
   return Object.freeze(claims);
 }
 
-/** Refetch bookkeeping for a verifier made by Verifier.fromJwksUrl. */
+/**
+ * The JWKS of a verifier made by Verifier.fromJwksUrl: the fetch and the
+ * fetch under way. When to fetch is the core's schedule (wasm.KeyRefresh,
+ * the edge gate's too), in milliseconds.
+ */
 class JwksSource {
   constructor(url, fetchImpl) {
     this.url = String(url);
     this.fetch = fetchImpl;
-    this.fetchedAt = -Infinity;
-    this.attemptedAt = -Infinity;
-    this.maxAge = Infinity;
+    this.schedule = new wasm.KeyRefresh();
     this.pending = null;
   }
 
-  /** Fetches the document: its text and the Cache-Control max-age, if any. */
+  /** Fetches the document: its text and its Cache-Control header ('' if none). */
   async load() {
     const response = await this.fetch(this.url, { headers: { accept: 'application/json' } });
     if (!response.ok) {
@@ -116,23 +117,18 @@ class JwksSource {
     }
     const text = await response.text();
     const cacheControl = response.headers?.get?.('cache-control') ?? '';
-    const match = /(?:^|,)\s*max-age\s*=\s*(\d+)/i.exec(cacheControl);
-    const maxAge = match ? Math.min(Math.max(Number(match[1]), MIN_MAX_AGE), MAX_MAX_AGE) : Infinity;
-    return { text, maxAge };
+    return { text, cacheControl };
   }
 
-  /** Whether a refetch may start at `now`, given what prompted it. */
-  due(now, unknownKey) {
-    if (this.pending !== null) return false;
-    if (now - this.attemptedAt < REFETCH_INTERVAL) return false;
-    return unknownKey || now - this.fetchedAt >= this.maxAge;
+  /** What the schedule says to do at `now` (seconds), given what prompted it. */
+  plan(now, unknownKey) {
+    return this.schedule.plan(unknownKey, now * 1000);
   }
 }
 
 /** Checks edgeauth access tokens against a key set, an issuer and an audience. */
 export class Verifier {
   #inner;
-  #leeway;
   #cache = new Map();
   #cacheSize;
   #clock;
@@ -174,7 +170,6 @@ export class Verifier {
     } catch (error) {
       rethrow(error);
     }
-    this.#leeway = leeway;
     this.#cacheSize = cacheSize;
     this.#clock = clock;
     this.#isRevoked = isRevoked;
@@ -183,19 +178,19 @@ export class Verifier {
   /**
    * Fetches the JWKS at `url` and makes a verifier with it. The verifier
    * refetches the document when a token names an unknown `kid` (at most
-   * once a minute) and when the response's Cache-Control max-age has passed.
+   * once a minute) and when the response's Cache-Control lifetime has passed
+   * (the core's schedule: s-maxage, else max-age, within 1 min..1 h; 5 min
+   * without one).
    * `options` are the constructor's without `jwks`, plus `fetch`.
    */
   static async fromJwksUrl(url, options = {}) {
     const { fetch: fetchImpl = globalThis.fetch, ...rest } = options;
     if (typeof fetchImpl !== 'function') throw new TypeError('no fetch() available; pass options.fetch');
     const source = new JwksSource(url, fetchImpl);
-    const { text, maxAge } = await source.load();
+    const { text, cacheControl } = await source.load();
     const verifier = new Verifier({ ...rest, jwks: text });
-    const now = verifier.#clock();
-    source.fetchedAt = now;
-    source.attemptedAt = now;
-    source.maxAge = maxAge;
+    const nowMs = verifier.#clock() * 1000;
+    source.schedule.succeeded(source.schedule.started(nowMs), nowMs, cacheControl);
     verifier.#source = source;
     return verifier;
   }
@@ -223,7 +218,7 @@ export class Verifier {
   verify(token, now = this.#clock()) {
     expectString(token, 'token');
     expectSeconds(now, 'now');
-    if (this.#source !== null && this.#source.due(now, false)) this.#refresh(now);
+    if (this.#source !== null && this.#source.plan(now, false) === PLAN_START) this.#refresh(now);
     if (this.#cacheSize === 0) return this.#verify(token, now);
 
     const key = wasm.tokenDigest(token);
@@ -231,7 +226,7 @@ export class Verifier {
     if (
       hit !== undefined &&
       now >= hit.from &&
-      now < hit.until &&
+      now < hit.until && // the core's reuse window, from #remember
       (this.#isRevoked === null || !this.#isRevoked(hit.claims.sid))
     ) {
       return hit.claims;
@@ -254,8 +249,10 @@ export class Verifier {
       if (!(error instanceof VerifyError) || error.code !== 'unknown_key' || this.#source === null) {
         throw error;
       }
-      if (this.#source.pending === null && !this.#source.due(now, true)) throw error;
-      await (this.#source.pending ?? this.#refresh(now));
+      const plan = this.#source.plan(now, true);
+      if (plan === PLAN_START) await this.#refresh(now);
+      else if (plan === PLAN_WAIT && this.#source.pending !== null) await this.#source.pending;
+      else throw error;
       return this.verify(token, now);
     }
   }
@@ -277,7 +274,11 @@ export class Verifier {
           ? this.#inner.verify(token, now)
           : this.#inner.verifyRevocable(token, now, this.#isRevoked);
     } catch (error) {
-      if (this.#source !== null && error.startsWith?.('unknown_key:') && this.#source.due(now, true)) {
+      if (
+        this.#source !== null &&
+        error.startsWith?.('unknown_key:') &&
+        this.#source.plan(now, true) === PLAN_START
+      ) {
         this.#refresh(now);
       }
       rethrow(error);
@@ -285,36 +286,35 @@ export class Verifier {
     return freezeClaims(JSON.parse(json));
   }
 
-  /** Caches a success for the times at which the core would accept it again. */
+  /** Caches a success for the core's reuse window of its claims. */
   #remember(key, claims) {
     if (this.#cache.size >= this.#cacheSize) {
       // Oldest first: a Map iterates in insertion order.
       this.#cache.delete(this.#cache.keys().next().value);
     }
-    this.#cache.set(key, {
-      claims,
-      // The core refuses when nbf or iat > now + leeway, or now >= exp + leeway.
-      from: Math.max(claims.nbf, claims.iat) - this.#leeway,
-      until: claims.exp + this.#leeway,
-    });
+    const [from, until] = this.#inner.reuseWindow(claims.iat, claims.nbf, claims.exp);
+    this.#cache.set(key, { claims, from, until });
   }
 
   /** Starts a refetch of the JWKS; failures keep the current keys. */
   #refresh(now) {
     const source = this.#source;
-    source.attemptedAt = now;
-    source.pending = source
+    const nowMs = now * 1000;
+    const ticket = source.schedule.started(nowMs);
+    const pending = source
       .load()
-      .then(({ text, maxAge }) => {
+      .then(({ text, cacheControl }) => {
         this.setJwks(text);
-        source.fetchedAt = now;
-        source.maxAge = maxAge;
+        source.schedule.succeeded(ticket, nowMs, cacheControl);
       })
-      .catch(() => {})
+      .catch(() => {
+        source.schedule.failed(ticket);
+      })
       .finally(() => {
-        source.pending = null;
+        if (source.pending === pending) source.pending = null;
       });
-    return source.pending;
+    source.pending = pending;
+    return pending;
   }
 }
 

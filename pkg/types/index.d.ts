@@ -109,7 +109,8 @@ export class Verifier {
   constructor(options: VerifierOptions);
   /**
    * Fetches the JWKS and makes a verifier that refetches it on an unknown
-   * `kid` (at most once a minute) and after its Cache-Control max-age.
+   * `kid` (at most once a minute) and after its Cache-Control lifetime
+   * (s-maxage, else max-age, within 1 min..1 h; 5 min without one).
    */
   static fromJwksUrl(url: string | URL, options: JwksUrlOptions): Promise<Verifier>;
   /** Verifies a token at `now` (seconds since the epoch; default the current time). */

@@ -9,11 +9,9 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use edgeauth_core::VerifyError;
-use serde::Serialize;
-
 /// The media type of every error body.
-pub const PROBLEM_JSON: &str = "application/problem+json";
+pub use edgeauth_core::PROBLEM_JSON;
+use edgeauth_core::{Challenge, Extension, VerifyError};
 
 /// A failed request: what the client is told, and for internal errors what
 /// is logged.
@@ -200,14 +198,10 @@ impl AppError {
     }
 
     fn problem(&self) -> Problem {
-        let code = self.code();
-        let status = self.status();
         Problem {
-            kind: format!("urn:edgeauth:error:{code}"),
-            title: status.canonical_reason().unwrap_or("Error"),
-            status: status.as_u16(),
+            status: self.status().as_u16(),
             detail: self.detail(),
-            code,
+            code: self.code(),
             failed_rules: match self {
                 Self::WeakPassword(rules) => Some(rules.clone()),
                 _ => None,
@@ -229,20 +223,16 @@ impl fmt::Display for AppError {
 
 impl core::error::Error for AppError {}
 
-/// An RFC 9457 problem document.
-#[derive(Debug, Serialize)]
+/// An RFC 9457 problem document, rendered by the core (as the gate renders
+/// its own): `type` `urn:edgeauth:error:<code>`, `title` the status's reason
+/// phrase, `status`, `detail`, `code`, then the extension members present.
+#[derive(Debug)]
 pub(crate) struct Problem {
-    #[serde(rename = "type")]
-    kind: String,
-    title: &'static str,
     status: u16,
     detail: String,
     code: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     failed_rules: Option<Vec<&'static str>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     error_description: Option<String>,
 }
 
@@ -268,13 +258,26 @@ impl Problem {
         };
         let mut problem = error.problem();
         problem.status = status.as_u16();
-        problem.title = status.canonical_reason().unwrap_or("Error");
         problem.into_response_with(&error)
+    }
+
+    fn to_json(&self) -> String {
+        let mut extensions = Vec::with_capacity(3);
+        if let Some(rules) = &self.failed_rules {
+            extensions.push(("failed_rules", Extension::Strs(rules)));
+        }
+        if let Some(error) = self.error {
+            extensions.push(("error", Extension::Str(error)));
+        }
+        if let Some(description) = &self.error_description {
+            extensions.push(("error_description", Extension::Str(description)));
+        }
+        edgeauth_core::Problem::new(self.code, self.status, &self.detail).to_json_with(&extensions)
     }
 
     fn into_response_with(self, error: &AppError) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = serde_json::to_vec(&self).unwrap_or_else(|_| b"{}".to_vec());
+        let body = self.to_json();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
@@ -285,14 +288,12 @@ impl Problem {
             headers.insert(header::RETRY_AFTER, v);
         }
         if status == StatusCode::UNAUTHORIZED {
-            let value = match error {
-                AppError::MissingToken => "Bearer realm=\"edgeauth\"".to_owned(),
-                AppError::InvalidToken(e) => format!(
-                    "Bearer realm=\"edgeauth\", error=\"invalid_token\", error_description=\"{e}\""
-                ),
-                _ => "Bearer realm=\"edgeauth\", error=\"invalid_token\"".to_owned(),
+            let challenge = match error {
+                AppError::MissingToken => Challenge::Bearer,
+                AppError::InvalidToken(e) => Challenge::for_verify(*e),
+                _ => Challenge::InvalidToken(None),
             };
-            if let Ok(v) = HeaderValue::from_str(&value) {
+            if let Ok(v) = HeaderValue::from_str(&challenge.header_value()) {
                 headers.insert(header::WWW_AUTHENTICATE, v);
             }
         }
@@ -388,6 +389,9 @@ mod tests {
         assert_eq!(busy.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
         let internal = AppError::internal("database password is hunter2").problem();
         assert_eq!(internal.detail, "an internal error occurred");
+        let body: serde_json::Value = serde_json::from_str(&internal.to_json()).unwrap();
+        assert_eq!(body["type"], "urn:edgeauth:error:internal_error");
+        assert_eq!(body["title"], "Internal Server Error");
         let token = AppError::RefreshTokenReused.into_token_response();
         assert_eq!(token.status(), StatusCode::BAD_REQUEST);
         assert!(token.headers().get(header::WWW_AUTHENTICATE).is_none());

@@ -4,29 +4,31 @@
 
 use core::fmt;
 
-use edgeauth_core::{DEFAULT_LEEWAY, KeySet, RoutePolicy};
+use edgeauth_core::{DEFAULT_ACCESS_COOKIE, DEFAULT_LEEWAY, KeySet, RoutePolicy, is_cookie_name};
 
 /// Expected issuer (`iss`).
-pub const ISSUER: &str = "EDGEAUTH_ISSUER";
+pub(crate) const ISSUER: &str = "EDGEAUTH_ISSUER";
 /// Expected audience (one of `aud`).
-pub const AUDIENCE: &str = "EDGEAUTH_AUDIENCE";
+pub(crate) const AUDIENCE: &str = "EDGEAUTH_AUDIENCE";
 /// URL of the issuing server's JWKS.
-pub const JWKS_URL: &str = "EDGEAUTH_JWKS_URL";
+pub(crate) const JWKS_URL: &str = "EDGEAUTH_JWKS_URL";
 /// Inline JWKS document, instead of a URL.
-pub const JWKS: &str = "EDGEAUTH_JWKS";
+pub(crate) const JWKS: &str = "EDGEAUTH_JWKS";
 /// Where allowed requests go.
-pub const ORIGIN: &str = "EDGEAUTH_ORIGIN";
+pub(crate) const ORIGIN: &str = "EDGEAUTH_ORIGIN";
 /// Route rules, as JSON.
-pub const ROUTES: &str = "EDGEAUTH_ROUTES";
+pub(crate) const ROUTES: &str = "EDGEAUTH_ROUTES";
 /// Clock-skew leeway in seconds.
-pub const LEEWAY: &str = "EDGEAUTH_LEEWAY";
+pub(crate) const LEEWAY: &str = "EDGEAUTH_LEEWAY";
+/// The name of the cookie that carries the access token, as at the server.
+pub(crate) const ACCESS_COOKIE: &str = "EDGEAUTH_ACCESS_COOKIE";
 
 /// The largest leeway accepted, in seconds: more is a configuration mistake.
-pub const MAX_LEEWAY: u64 = 3600;
+pub(crate) const MAX_LEEWAY: u64 = 3600;
 
 /// Where the trusted keys come from.
 #[derive(Debug, Clone)]
-pub enum JwksSource {
+pub(crate) enum JwksSource {
     /// Fetched from this URL and cached in the isolate.
     Url(String),
     /// Given inline, fixed for the deployment.
@@ -35,26 +37,28 @@ pub enum JwksSource {
 
 /// The gate's validated settings.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub(crate) struct Config {
     /// Expected `iss`.
-    pub issuer: String,
+    pub(crate) issuer: String,
     /// Expected audience.
-    pub audience: String,
+    pub(crate) audience: String,
     /// Where the keys come from.
-    pub jwks: JwksSource,
+    pub(crate) jwks: JwksSource,
     /// The origin's base URL, without a trailing `/`; the request's path and
     /// query are appended to it.
-    pub origin: String,
+    pub(crate) origin: String,
     /// The route rules.
-    pub routes: RoutePolicy,
+    pub(crate) routes: RoutePolicy,
     /// Leeway for `exp`, `nbf` and `iat`, in seconds.
-    pub leeway: u64,
+    pub(crate) leeway: u64,
+    /// The access-token cookie's name (default `edgeauth_session`).
+    pub(crate) access_cookie: String,
 }
 
 /// A missing or invalid setting. `Display` gives the full reason (for the
 /// log); [`public_detail`](Self::public_detail) names only the setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
+pub(crate) struct ConfigError {
     setting: &'static str,
     reason: Reason,
 }
@@ -81,14 +85,15 @@ impl ConfigError {
         }
     }
 
+    #[cfg(test)]
     /// The setting at fault.
-    pub fn setting(&self) -> &'static str {
+    pub(crate) fn setting(&self) -> &'static str {
         self.setting
     }
 
     /// What the client is told: the setting and whether it is missing or
     /// invalid, not the details of its value.
-    pub fn public_detail(&self) -> String {
+    pub(crate) fn public_detail(&self) -> String {
         match &self.reason {
             Reason::Missing if self.setting == JWKS_URL => {
                 format!("setting {JWKS_URL} or {JWKS} must be set")
@@ -114,7 +119,7 @@ impl core::error::Error for ConfigError {}
 impl Config {
     /// Reads and checks every setting; `var` looks one up by name. An empty
     /// value counts as not set.
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub(crate) fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         let require = |name: &'static str| get(name).ok_or(ConfigError::missing(name));
 
@@ -159,6 +164,15 @@ impl Config {
                     format_args!("not a whole number of seconds up to {MAX_LEEWAY}"),
                 ))?,
         };
+        let access_cookie = match get(ACCESS_COOKIE) {
+            None => DEFAULT_ACCESS_COOKIE.to_owned(),
+            Some(name) => Some(name.trim().to_owned())
+                .filter(|name| is_cookie_name(name))
+                .ok_or(ConfigError::invalid(
+                    ACCESS_COOKIE,
+                    "not a cookie name (letters, digits, '_', '-', '.')",
+                ))?,
+        };
         Ok(Self {
             issuer,
             audience,
@@ -166,6 +180,7 @@ impl Config {
             origin,
             routes,
             leeway,
+            access_cookie,
         })
     }
 }
@@ -228,10 +243,18 @@ mod tests {
         assert_eq!(c.origin, "https://origin.example");
         assert_eq!(c.leeway, DEFAULT_LEEWAY);
         assert_eq!(c.routes.len(), 1);
+        assert_eq!(c.access_cookie, "edgeauth_session");
 
-        let c = with(&[(JWKS_URL, ""), (JWKS, JWKS_DOC), (LEEWAY, "5")]).unwrap();
+        let c = with(&[
+            (JWKS_URL, ""),
+            (JWKS, JWKS_DOC),
+            (LEEWAY, "5"),
+            (ACCESS_COOKIE, " at "),
+        ])
+        .unwrap();
         assert!(matches!(c.jwks, JwksSource::Inline(ref k) if k.contains("k1")));
         assert_eq!(c.leeway, 5);
+        assert_eq!(c.access_cookie, "at");
     }
 
     #[test]
@@ -264,6 +287,8 @@ mod tests {
             (LEEWAY, "1.5"),
             (LEEWAY, "3601"),
             (LEEWAY, "soon"),
+            (ACCESS_COOKIE, "a b"),
+            (ACCESS_COOKIE, "a;b"),
         ];
         for &(setting, value) in cases {
             let err = with(&[(setting, value)]).unwrap_err();

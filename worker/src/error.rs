@@ -5,36 +5,29 @@
 //! failures carry a generic detail only: the real error is logged by the
 //! glue, never sent to the client.
 
-use core::fmt::Write as _;
-
-use edgeauth_core::{AccessError, VerifyError};
+use edgeauth_core::{AccessError, Challenge, VerifyError};
 
 use crate::config::ConfigError;
 
-/// The media type of every answer the gate makes itself.
-pub const PROBLEM_JSON: &str = "application/problem+json";
-
-/// An answer from the gate itself (RFC 9457 problem details).
+/// An answer from the gate itself (RFC 9457 problem details), rendered by
+/// the core as the issuing server renders its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
+pub(crate) struct Problem {
     status: u16,
     code: &'static str,
     detail: String,
-    www_authenticate: Option<String>,
+    challenge: Option<Challenge>,
     retry_after: Option<u64>,
 }
 
 impl Problem {
     /// A token that failed verification: 401 with RFC 6750 `invalid_token`.
-    pub fn invalid_token(error: VerifyError) -> Self {
-        let mut challenge = String::from("Bearer error=\"invalid_token\", error_description=\"");
-        // The descriptions are fixed lowercase ASCII words: nothing to escape.
-        let _ = write!(challenge, "{error}\"");
+    pub(crate) fn invalid_token(error: VerifyError) -> Self {
         Self {
             status: error.http_status(),
             code: error.code(),
             detail: error.to_string(),
-            www_authenticate: Some(challenge),
+            challenge: Some(Challenge::for_verify(error)),
             retry_after: None,
         }
     }
@@ -42,31 +35,24 @@ impl Problem {
     /// A request the route rules refuse: 401 `missing_token` (with a bare
     /// `Bearer` challenge, RFC 6750 section 3.1), 403 `insufficient_role` or
     /// `insufficient_permission` (`insufficient_scope`), 403 `route_denied`.
-    pub fn access(error: AccessError) -> Self {
-        let www_authenticate = match error {
-            AccessError::MissingToken => Some("Bearer".to_owned()),
-            AccessError::InsufficientRole | AccessError::InsufficientPermission => {
-                Some("Bearer error=\"insufficient_scope\"".to_owned())
-            }
-            _ => None,
-        };
+    pub(crate) fn access(error: AccessError) -> Self {
         Self {
             status: error.http_status(),
             code: error.code(),
             detail: error.to_string(),
-            www_authenticate,
+            challenge: Challenge::for_access(error),
             retry_after: None,
         }
     }
 
     /// A missing or invalid setting: 500 `config_error`, naming the setting.
-    pub fn config(error: &ConfigError) -> Self {
+    pub(crate) fn config(error: &ConfigError) -> Self {
         Self::internal(500, "config_error", error.to_string())
     }
 
     /// The key set could not be fetched and no earlier one is held: 503
     /// `jwks_unavailable`, to be retried shortly.
-    pub fn jwks_unavailable(retry_after: u64) -> Self {
+    pub(crate) fn jwks_unavailable(retry_after: u64) -> Self {
         Self {
             retry_after: Some(retry_after),
             ..Self::internal(
@@ -78,7 +64,7 @@ impl Problem {
     }
 
     /// The origin could not be reached: 502 `bad_gateway`.
-    pub fn bad_gateway() -> Self {
+    pub(crate) fn bad_gateway() -> Self {
         Self::internal(
             502,
             "bad_gateway",
@@ -87,7 +73,7 @@ impl Problem {
     }
 
     /// Anything else that went wrong in the gate: 500 `internal_error`.
-    pub fn internal_error() -> Self {
+    pub(crate) fn internal_error() -> Self {
         Self::internal(500, "internal_error", "internal error".to_owned())
     }
 
@@ -96,69 +82,36 @@ impl Problem {
             status,
             code,
             detail,
-            www_authenticate: None,
+            challenge: None,
             retry_after: None,
         }
     }
 
     /// The HTTP status.
-    pub fn status(&self) -> u16 {
+    pub(crate) fn status(&self) -> u16 {
         self.status
     }
 
+    #[cfg(test)]
     /// The stable, machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         self.code
     }
 
     /// The `WWW-Authenticate` challenge, for 401 and 403 answers.
-    pub fn www_authenticate(&self) -> Option<&str> {
-        self.www_authenticate.as_deref()
+    pub(crate) fn www_authenticate(&self) -> Option<String> {
+        self.challenge.map(|c| c.header_value())
     }
 
     /// The `Retry-After` delay in seconds, when retrying makes sense.
-    pub fn retry_after(&self) -> Option<u64> {
+    pub(crate) fn retry_after(&self) -> Option<u64> {
         self.retry_after
     }
 
     /// The response body: `{"type", "title", "status", "detail", "code"}`.
-    pub fn to_json(&self) -> String {
-        let mut out = String::with_capacity(128);
-        out.push_str("{\"type\":\"about:blank\",\"title\":");
-        push_json_string(&mut out, title(self.status));
-        let _ = write!(out, ",\"status\":{},\"detail\":", self.status);
-        push_json_string(&mut out, &self.detail);
-        out.push_str(",\"code\":");
-        push_json_string(&mut out, self.code);
-        out.push('}');
-        out
+    pub(crate) fn to_json(&self) -> String {
+        edgeauth_core::Problem::new(self.code, self.status, &self.detail).to_json()
     }
-}
-
-/// The reason phrase, as RFC 9457 asks of `about:blank` problems.
-fn title(status: u16) -> &'static str {
-    match status {
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        _ => "Internal Server Error",
-    }
-}
-
-fn push_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]
@@ -177,10 +130,11 @@ mod tests {
             assert_eq!(p.code(), error.code());
             let challenge = p.www_authenticate().unwrap();
             assert!(
-                challenge.starts_with("Bearer error=\"invalid_token\""),
+                challenge.starts_with("Bearer realm=\"edgeauth\", error=\"invalid_token\""),
                 "{challenge}"
             );
             let body = json(&p);
+            assert_eq!(body["type"], format!("urn:edgeauth:error:{}", error.code()));
             assert_eq!(body["code"], error.code());
             assert_eq!(body["status"], 401);
             assert_eq!(body["title"], "Unauthorized");
@@ -190,23 +144,27 @@ mod tests {
     #[test]
     fn access_errors() {
         let cases = [
-            (AccessError::MissingToken, 401, Some("Bearer")),
+            (
+                AccessError::MissingToken,
+                401,
+                Some("Bearer realm=\"edgeauth\""),
+            ),
             (
                 AccessError::InsufficientRole,
                 403,
-                Some("Bearer error=\"insufficient_scope\""),
+                Some("Bearer realm=\"edgeauth\", error=\"insufficient_scope\""),
             ),
             (
                 AccessError::InsufficientPermission,
                 403,
-                Some("Bearer error=\"insufficient_scope\""),
+                Some("Bearer realm=\"edgeauth\", error=\"insufficient_scope\""),
             ),
             (AccessError::RouteDenied, 403, None),
         ];
         for (error, status, challenge) in cases {
             let p = Problem::access(error);
             assert_eq!((p.status(), p.code()), (status, error.code()));
-            assert_eq!(p.www_authenticate(), challenge);
+            assert_eq!(p.www_authenticate().as_deref(), challenge);
             assert_eq!(json(&p)["status"], status);
         }
     }
@@ -221,15 +179,8 @@ mod tests {
         assert_eq!(Problem::bad_gateway().status(), 502);
         let p = Problem::internal_error();
         assert_eq!(json(&p)["detail"], "internal error");
+        assert_eq!(json(&p)["type"], "urn:edgeauth:error:internal_error");
+        assert_eq!(json(&p)["title"], "Internal Server Error");
         assert_eq!(p.www_authenticate(), None);
-    }
-
-    #[test]
-    fn strings_are_escaped() {
-        let mut out = String::new();
-        push_json_string(&mut out, "a\"b\\c\n\u{1}é");
-        assert_eq!(out, r#""a\"b\\c\u000a\u0001é""#);
-        let back: String = serde_json::from_str(&out).unwrap();
-        assert_eq!(back, "a\"b\\c\n\u{1}é");
     }
 }

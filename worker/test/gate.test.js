@@ -35,11 +35,15 @@ before(async () => {
     startWrangler({ name: 'misconfigured', vars: { ...vars, EDGEAUTH_ROUTES: '[{"path":"/**","requir":{}}]' } }),
     // A JWKS URL that answers no key set.
     startWrangler({ name: 'keyless', vars: { ...vars, EDGEAUTH_JWKS_URL: `${origin.url}/not-a-jwks` } }),
-    // The gate seen from inside its isolate (test/probe.js), keys inline.
+    // The gate seen from inside its isolate (test/probe.js), keys inline,
+    // with the access cookie renamed as a server operator may.
     startWrangler({
       name: 'probed',
       main: join(WORKER_DIR, 'test', 'probe.js'),
-      vars: gateVars({ origin: origin.url, jwks: fixtures.jwks_k1, routes: ROUTES }),
+      vars: {
+        ...gateVars({ origin: origin.url, jwks: fixtures.jwks_k1, routes: ROUTES }),
+        EDGEAUTH_ACCESS_COOKIE: 'edgeauth_at',
+      },
     }),
   ]);
 });
@@ -99,6 +103,18 @@ test('the session cookie carries a token too', async () => {
   const echo = await response.json();
   assert.equal(echo.method, 'GET');
   assert.equal(echo.headers['x-edgeauth-roles'], 'admin');
+});
+
+test('EDGEAUTH_ACCESS_COOKIE renames the cookie the gate reads', async () => {
+  let response = await fetch(`${probed.url}/api/me`, {
+    headers: { cookie: `theme=dark; edgeauth_at=${fixtures.tokens.admin}` },
+  });
+  assert.equal(response.status, 200);
+  assert.equal((await response.json()).headers['x-edgeauth-roles'], 'admin');
+  response = await fetch(`${probed.url}/api/me`, {
+    headers: { cookie: `edgeauth_session=${fixtures.tokens.admin}` },
+  });
+  await problem(response, 401, 'missing_token');
 });
 
 test('spoofed X-Edgeauth-* headers never reach the origin', async () => {
@@ -163,7 +179,7 @@ test('a public route passes without a token', async () => {
 test('no token: 401 missing_token with a Bearer challenge', async () => {
   const response = await fetch(`${gate.url}/api/articles`);
   await problem(response, 401, 'missing_token');
-  assert.equal(response.headers.get('www-authenticate'), 'Bearer');
+  assert.equal(response.headers.get('www-authenticate'), 'Bearer realm="edgeauth"');
 });
 
 for (const [name, code] of [
@@ -174,8 +190,8 @@ for (const [name, code] of [
   test(`${name} token: 401 ${code}`, async () => {
     const response = await fetch(`${gate.url}/api/articles`, { headers: bearer(fixtures.tokens[name]) });
     const body = await problem(response, 401, code);
-    assert.equal(body.type, 'about:blank');
-    assert.match(response.headers.get('www-authenticate'), /^Bearer error="invalid_token"/);
+    assert.equal(body.type, `urn:edgeauth:error:${code}`);
+    assert.match(response.headers.get('www-authenticate'), /^Bearer realm="edgeauth", error="invalid_token"/);
   });
 }
 

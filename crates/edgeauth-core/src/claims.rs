@@ -170,7 +170,7 @@ impl Claims {
 
     /// Whether the token's permissions grant `perm` (wildcards included).
     pub fn has_permission(&self, perm: &str) -> bool {
-        crate::policy::grants(&self.perms, perm)
+        crate::names::grants(&self.perms, perm)
     }
 }
 

@@ -282,3 +282,60 @@ impl fmt::Display for PolicyProblem {
 impl core::error::Error for PolicyError {}
 
 impl core::error::Error for PolicyProblem {}
+
+/// Why a role or permission name is refused (see
+/// [`check_role_name`](crate::check_role_name) and
+/// [`check_permission_name`](crate::check_permission_name)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NameError {
+    /// An empty role name.
+    EmptyRole,
+    /// A role name with `*`: roles match by equality, so no rule could
+    /// require it.
+    WildcardInRole,
+    /// An empty permission name.
+    EmptyPermission,
+    /// A permission with an empty segment (`a..b`, `.a`, `a.`).
+    EmptySegment,
+    /// A permission whose `*` is not its whole last segment.
+    MisplacedWildcard,
+}
+
+impl NameError {
+    /// Every variant.
+    pub const ALL: [Self; 5] = [
+        Self::EmptyRole,
+        Self::WildcardInRole,
+        Self::EmptyPermission,
+        Self::EmptySegment,
+        Self::MisplacedWildcard,
+    ];
+
+    /// The stable, machine-readable code: `invalid_role_name` or
+    /// `invalid_permission_name`.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::EmptyRole | Self::WildcardInRole => "invalid_role_name",
+            Self::EmptyPermission | Self::EmptySegment | Self::MisplacedWildcard => {
+                "invalid_permission_name"
+            }
+        }
+    }
+}
+
+impl fmt::Display for NameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::EmptyRole => "a role name cannot be empty",
+            Self::WildcardInRole => "a role name cannot contain '*'",
+            Self::EmptyPermission => "a permission name cannot be empty",
+            Self::EmptySegment => "a permission name cannot have an empty segment",
+            Self::MisplacedWildcard => {
+                "in a permission name, '*' may only be the whole last segment"
+            }
+        })
+    }
+}
+
+impl core::error::Error for NameError {}

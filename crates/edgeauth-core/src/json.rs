@@ -410,13 +410,13 @@ pub(crate) fn write_string(out: &mut String, value: &str) {
 }
 
 /// Appends a JSON array of strings.
-pub(crate) fn write_strings(out: &mut String, values: &[String]) {
+pub(crate) fn write_strings<S: AsRef<str>>(out: &mut String, values: &[S]) {
     out.push('[');
     for (i, value) in values.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        write_string(out, value);
+        write_string(out, value.as_ref());
     }
     out.push(']');
 }

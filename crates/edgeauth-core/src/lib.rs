@@ -3,8 +3,17 @@
 //!
 //! `no_std` + `alloc`, with no clock, RNG, network or file: the caller passes
 //! `now`. The issuing server, the npm package and the edge gate all call this
-//! crate, so its behaviour is the product's behaviour; docs/tokens.md is the
-//! contract it implements.
+//! crate, so its behaviour is the product's behaviour. Besides verification
+//! and authorization it owns the decisions the three share:
+//!
+//! - the role and permission name grammar ([`check_role_name`],
+//!   [`check_permission_name`]);
+//! - where a request carries its token ([`access_token`]);
+//! - how long a verified result may be reused ([`Verifier::reuse_window`]);
+//! - when to refetch a key set ([`KeyRefresh`], [`KeyRefreshPolicy`]);
+//! - how a failure is answered over HTTP ([`Problem`], [`Challenge`]).
+//!
+//! docs/tokens.md is the contract it implements.
 //!
 //! ```
 //! # use edgeauth_core::{KeySet, Verifier, VerifyError};
@@ -26,13 +35,16 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-mod alg;
 mod base64;
 mod claims;
 mod error;
+mod extract;
 mod json;
 mod keys;
+mod names;
 mod policy;
+mod problem;
+mod refresh;
 #[cfg(feature = "sign")]
 mod sign;
 mod verify;
@@ -42,8 +54,18 @@ mod verify;
 pub use crate::sign::{ACCESS_TOKEN_TYPE, SignError, SigningKey};
 pub use crate::{
     claims::Claims,
-    error::{AccessError, KeySetError, PolicyError, PolicyProblem, VerifyError},
+    error::{AccessError, KeySetError, NameError, PolicyError, PolicyProblem, VerifyError},
+    extract::{
+        DEFAULT_ACCESS_COOKIE, TokenSource, access_token, bearer_token, cookie_value,
+        is_cookie_name,
+    },
     keys::KeySet,
-    policy::{Fallback, Requirement, Route, RoutePolicy, grants},
-    verify::{DEFAULT_LEEWAY, MAX_TOKEN_LEN, Verifier},
+    names::{check_permission_name, check_role_name, grants},
+    policy::{Fallback, Requirement, Route, RoutePolicy},
+    problem::{
+        Challenge, Extension, PROBLEM_JSON, PROBLEM_TYPE_PREFIX, Problem, REALM, problem_type,
+        status_title,
+    },
+    refresh::{KeyRefresh, KeyRefreshPolicy, Need, Plan},
+    verify::{DEFAULT_LEEWAY, MAX_TOKEN_LEN, ReuseWindow, Verifier},
 };

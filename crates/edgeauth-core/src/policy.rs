@@ -8,8 +8,9 @@ use alloc::{
 
 use crate::{
     claims::Claims,
-    error::{AccessError, PolicyError, PolicyProblem},
+    error::{AccessError, NameError, PolicyError, PolicyProblem},
     json::{JsonError, Kind, Reader},
+    names::{check_permission_name, check_role_name, grants},
 };
 
 /// What a token must hold: any of some roles, all of others, and every
@@ -43,7 +44,7 @@ impl Requirement {
         mut self,
         roles: impl IntoIterator<Item = S>,
     ) -> Result<Self, PolicyProblem> {
-        self.any_roles.extend(checked(roles, valid_role)?);
+        self.any_roles.extend(checked(roles, check_role_name)?);
         Ok(self)
     }
 
@@ -52,7 +53,7 @@ impl Requirement {
         mut self,
         roles: impl IntoIterator<Item = S>,
     ) -> Result<Self, PolicyProblem> {
-        self.all_roles.extend(checked(roles, valid_role)?);
+        self.all_roles.extend(checked(roles, check_role_name)?);
         Ok(self)
     }
 
@@ -62,7 +63,7 @@ impl Requirement {
         mut self,
         perms: impl IntoIterator<Item = S>,
     ) -> Result<Self, PolicyProblem> {
-        self.perms.extend(checked(perms, valid_permission)?);
+        self.perms.extend(checked(perms, check_permission_name)?);
         Ok(self)
     }
 
@@ -78,10 +79,10 @@ impl Requirement {
     fn read(r: &mut Reader<'_>) -> Result<Self, Problem> {
         let mut requirement = Self::new();
         r.object(|r, key| {
-            let (list, name, valid): (_, &'static str, fn(&str) -> bool) = match &*key {
-                "any_roles" => (&mut requirement.any_roles, "any_roles", valid_role),
-                "all_roles" => (&mut requirement.all_roles, "all_roles", valid_role),
-                "perms" => (&mut requirement.perms, "perms", valid_permission),
+            let (list, name, valid): (_, &'static str, NameCheck) = match &*key {
+                "any_roles" => (&mut requirement.any_roles, "any_roles", check_role_name),
+                "all_roles" => (&mut requirement.all_roles, "all_roles", check_role_name),
+                "perms" => (&mut requirement.perms, "perms", check_permission_name),
                 _ => return Err(Problem::from(PolicyProblem::UnknownField(key.into_owned()))),
             };
             let names = r.strings().map_err(|_| PolicyProblem::WrongType(name))?;
@@ -115,54 +116,23 @@ impl Requirement {
     }
 }
 
+/// A name grammar of [`crate::names`].
+type NameCheck = fn(&str) -> Result<(), NameError>;
+
 fn checked<S: Into<String>>(
     names: impl IntoIterator<Item = S>,
-    valid: fn(&str) -> bool,
+    valid: NameCheck,
 ) -> Result<Vec<String>, PolicyProblem> {
     names
         .into_iter()
         .map(|name| {
             let name = name.into();
-            if valid(&name) {
-                Ok(name)
-            } else {
-                Err(PolicyProblem::BadName(name))
+            match valid(&name) {
+                Ok(()) => Ok(name),
+                Err(_) => Err(PolicyProblem::BadName(name)),
             }
         })
         .collect()
-}
-
-fn valid_role(role: &str) -> bool {
-    !role.is_empty() && !role.contains('*')
-}
-
-/// `*`, or dot-separated non-empty segments of which only the last may be `*`.
-fn valid_permission(perm: &str) -> bool {
-    let mut segments = perm.split('.').peekable();
-    while let Some(segment) = segments.next() {
-        let last = segments.peek().is_none();
-        let ok = !segment.is_empty() && (!segment.contains('*') || (last && segment == "*"));
-        if !ok {
-            return false;
-        }
-    }
-    true
-}
-
-/// Whether any of `granted` covers `required`: `*` covers everything,
-/// `a.*` covers `a.b` and `a.b.c` but not `a`, and anything covers itself.
-pub fn grants<S: AsRef<str>>(granted: &[S], required: &str) -> bool {
-    granted.iter().any(|grant| {
-        let grant = grant.as_ref();
-        grant == "*"
-            || grant == required
-            || grant.strip_suffix(".*").is_some_and(|resource| {
-                required
-                    .strip_prefix(resource)
-                    .and_then(|rest| rest.strip_prefix('.'))
-                    .is_some_and(|action| !action.is_empty())
-            })
-    })
 }
 
 /// What a route asks of a request.
@@ -530,36 +500,18 @@ mod tests {
     use alloc::vec;
 
     #[test]
-    fn permission_wildcards() {
-        let granted = ["articles.*", "users.read"];
-        for (perm, want) in [
-            ("articles.read", true),
-            ("articles.comments.write", true),
-            ("articles.*", true),
-            ("articles", false),
-            ("articlesx.read", false),
-            ("users.read", true),
-            ("users.write", false),
-            ("users.*", false),
-        ] {
-            assert_eq!(grants(&granted, perm), want, "{perm}");
-        }
-        assert!(grants(&["*"], "anything.at.all"));
-        assert!(!grants::<&str>(&[], "a.b"));
-    }
-
-    #[test]
-    fn permission_and_role_names() {
-        for ok in ["*", "a", "a.b", "a.*", "a.b.*"] {
-            assert!(valid_permission(ok), "{ok}");
-        }
-        for bad in [
-            "", ".", "a.", ".a", "a..b", "a*", "*.a", "a.*.b", "a.b*", "**",
-        ] {
-            assert!(!valid_permission(bad), "{bad}");
-        }
+    fn requirements_use_the_name_grammar() {
         assert!(Requirement::new().any_roles(["admin*"]).is_err());
         assert!(Requirement::new().any_roles([""]).is_err());
+        assert!(Requirement::new().perms(["a.*.b"]).is_err());
+        assert!(Requirement::new().perms(["a.b.*"]).is_ok());
+        assert_eq!(
+            Requirement::from_json(r#"{"all_roles":["adm*"]}"#),
+            Err(PolicyError::Rule {
+                index: 0,
+                reason: PolicyProblem::BadName("adm*".into())
+            })
+        );
     }
 
     #[test]

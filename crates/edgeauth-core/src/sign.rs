@@ -1,14 +1,16 @@
 //! Minting tokens (feature `sign`): the issuing server signs with the same
-//! claim types the verifier reads, through jwt-compact.
+//! claim types the verifier reads, through jwt-compact. The verifier itself
+//! never goes through jwt-compact: it calls ed25519-dalek's `verify_strict`.
 
-use alloc::{string::String, vec::Vec};
-use core::fmt;
+use alloc::{borrow::Cow, string::String, vec::Vec};
+use core::{fmt, num::NonZeroUsize};
 
 use chrono::{DateTime, Utc};
-use jwt_compact::{AlgorithmExt, Header};
+use ed25519_dalek::{SIGNATURE_LENGTH, Signature, VerifyingKey};
+use jwt_compact::{Algorithm, AlgorithmExt, AlgorithmSignature, Header};
 use serde::{Serialize, Serializer};
 
-use crate::{alg::StrictEd25519, claims::Claims};
+use crate::{claims::Claims, verify::ALGORITHM};
 
 /// The header `typ` of edgeauth access tokens (RFC 9068).
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
@@ -130,5 +132,53 @@ impl Serialize for Custom<'_> {
             map.serialize_entry::<_, Vec<String>>("amr", amr)?;
         }
         map.end()
+    }
+}
+
+/// EdDSA over Ed25519 for jwt-compact, verifying strictly like the core.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct StrictEd25519;
+
+/// A 64-byte Ed25519 signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ed25519Signature([u8; SIGNATURE_LENGTH]);
+
+impl AlgorithmSignature for Ed25519Signature {
+    const LENGTH: Option<NonZeroUsize> = NonZeroUsize::new(SIGNATURE_LENGTH);
+
+    fn try_from_slice(slice: &[u8]) -> anyhow::Result<Self> {
+        <[u8; SIGNATURE_LENGTH]>::try_from(slice)
+            .map(Self)
+            .map_err(|_| anyhow::anyhow!("Ed25519 signatures are 64 bytes"))
+    }
+
+    fn as_bytes(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.0)
+    }
+}
+
+impl Algorithm for StrictEd25519 {
+    type SigningKey = ed25519_dalek::SigningKey;
+    type VerifyingKey = VerifyingKey;
+    type Signature = Ed25519Signature;
+
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(ALGORITHM)
+    }
+
+    fn sign(&self, signing_key: &Self::SigningKey, message: &[u8]) -> Self::Signature {
+        use ed25519_dalek::Signer;
+        Ed25519Signature(signing_key.sign(message).to_bytes())
+    }
+
+    fn verify_signature(
+        &self,
+        signature: &Self::Signature,
+        verifying_key: &Self::VerifyingKey,
+        message: &[u8],
+    ) -> bool {
+        verifying_key
+            .verify_strict(message, &Signature::from_bytes(&signature.0))
+            .is_ok()
     }
 }

@@ -2,16 +2,18 @@
 
 use alloc::{borrow::Cow, string::String, vec::Vec};
 
-use jwt_compact::Algorithm;
+use ed25519_dalek::Signature;
 
 use crate::{
-    alg::{ALGORITHM, Ed25519Signature, StrictEd25519},
     base64,
     claims::Claims,
     error::VerifyError,
     json::{JsonError, Reader},
     keys::KeySet,
 };
+
+/// The JWS `alg` of every edgeauth token.
+pub(crate) const ALGORITHM: &str = "EdDSA";
 
 /// Tokens longer than this many bytes are refused before any parsing.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -127,15 +129,12 @@ impl Verifier {
             .and_then(|kid| self.keys.get(kid))
             .ok_or(E::UnknownKey)?;
 
-        // 6. Strict Ed25519 over the signing input.
+        // 6. Strict Ed25519 over the signing input: `verify_strict` also
+        // rejects small-order `R` and `A` (and, like `verify`, non-canonical
+        // `S`), so every message has at most one valid signature per key.
         let signature = signature.ok_or(E::BadSignature)?;
-        if !StrictEd25519.verify_signature(
-            &Ed25519Signature(signature),
-            key,
-            signing_input.as_bytes(),
-        ) {
-            return Err(E::BadSignature);
-        }
+        key.verify_strict(signing_input.as_bytes(), &Signature::from_bytes(&signature))
+            .map_err(|_| E::BadSignature)?;
 
         // 7. Only now is the payload read.
         let payload = base64::decode_small(payload.as_bytes(), &mut buf, &mut spill)
@@ -162,17 +161,55 @@ impl Verifier {
     }
 
     /// Steps 8 and 9 alone: whether claims that verified earlier are still
-    /// within their time window at `now`. For caches of verified tokens:
-    /// nothing else about a token can change while the keys stay the same.
+    /// within their time window at `now` (see [`reuse_window`](Self::reuse_window)).
     pub fn check_times(&self, claims: &Claims, now: u64) -> Result<(), VerifyError> {
-        if now >= claims.exp.saturating_add(self.leeway) {
-            return Err(VerifyError::Expired);
+        self.reuse_window(claims).check(now)
+    }
+
+    /// How long a verified token's result may be reused without verifying
+    /// it again, for caches of verified tokens: the times at which steps 8
+    /// and 9 pass. Nothing else about a token can change while the key set
+    /// stays the same, so a cache keeps a result for this window and drops
+    /// it when the keys change; a revocation list, if any, is asked again on
+    /// every use.
+    pub fn reuse_window(&self, claims: &Claims) -> ReuseWindow {
+        ReuseWindow {
+            from: claims.nbf.max(claims.iat).saturating_sub(self.leeway),
+            until: claims.exp.saturating_add(self.leeway),
         }
-        let latest = now.saturating_add(self.leeway);
-        if claims.nbf > latest || claims.iat > latest {
-            return Err(VerifyError::NotYetValid);
+    }
+}
+
+/// The times, in seconds since the epoch, at which a verified token passes
+/// its time checks: `from <= now < until` (see [`Verifier::reuse_window`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReuseWindow {
+    from: u64,
+    until: u64,
+}
+
+impl ReuseWindow {
+    /// The first second at which the token is valid (`nbf`, `iat` minus the
+    /// leeway).
+    pub const fn from(&self) -> u64 {
+        self.from
+    }
+
+    /// The first second at which it has expired (`exp` plus the leeway).
+    pub const fn until(&self) -> u64 {
+        self.until
+    }
+
+    /// Whether a result may be reused at `now`: `expired` at or after
+    /// [`until`](Self::until), `not_yet_valid` before [`from`](Self::from).
+    pub const fn check(&self, now: u64) -> Result<(), VerifyError> {
+        if now >= self.until {
+            Err(VerifyError::Expired)
+        } else if now < self.from {
+            Err(VerifyError::NotYetValid)
+        } else {
+            Ok(())
         }
-        Ok(())
     }
 }
 
@@ -255,6 +292,36 @@ mod tests {
         ] {
             assert!(!is_access_token_type(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_reuse_window_is_the_time_checks() {
+        let verifier = Verifier::new(KeySet::new(), "i", "a").with_leeway(30);
+        let claims = Claims {
+            iat: 1_000,
+            nbf: 1_010,
+            exp: 1_900,
+            ..Claims::default()
+        };
+        let window = verifier.reuse_window(&claims);
+        assert_eq!((window.from(), window.until()), (980, 1_930));
+        for now in [0, 979, 980, 1_500, 1_929, 1_930, u64::MAX] {
+            let expected = if now >= 1_930 {
+                Err(VerifyError::Expired)
+            } else if now < 980 {
+                Err(VerifyError::NotYetValid)
+            } else {
+                Ok(())
+            };
+            assert_eq!(window.check(now), expected, "{now}");
+            assert_eq!(verifier.check_times(&claims, now), expected, "{now}");
+        }
+        let early = Claims {
+            exp: u64::MAX,
+            ..Claims::default()
+        };
+        let window = verifier.reuse_window(&early);
+        assert_eq!((window.from(), window.until()), (0, u64::MAX));
     }
 
     #[test]

@@ -16,7 +16,10 @@
 //! conversion so that native unit tests cover them; the `#[wasm_bindgen]`
 //! items only map [`Failure`] to a `JsValue`.
 
-use edgeauth_core::{AccessError, KeySet, PolicyError, Requirement, VerifyError};
+use edgeauth_core::{
+    AccessError, Claims, KeyRefreshPolicy, KeySet, Need, Plan, PolicyError, Requirement,
+    VerifyError,
+};
 use sha2::{Digest, Sha512};
 use wasm_bindgen::prelude::{JsValue, wasm_bindgen};
 
@@ -159,6 +162,22 @@ impl Verifier {
         self.verify_impl(token, now).map_err(thrown)
     }
 
+    /// The core's reuse window of claims that verified (their `iat`, `nbf`
+    /// and `exp`): `[from, until]`, the seconds between which the result
+    /// may be reused (`from <= now < until`).
+    #[wasm_bindgen(js_name = reuseWindow)]
+    pub fn reuse_window(&self, iat: f64, nbf: f64, exp: f64) -> Box<[f64]> {
+        // The values come from claims the core parsed: integers below 2^64.
+        let claims = Claims {
+            iat: iat as u64,
+            nbf: nbf as u64,
+            exp: exp as u64,
+            ..Claims::default()
+        };
+        let window = self.inner.reuse_window(&claims);
+        Box::new([window.from() as f64, window.until() as f64])
+    }
+
     /// Like `verify`, and refuses the token (`revoked`) when `is_revoked`
     /// returns a truthy value for its session id. An exception thrown by
     /// `is_revoked` is rethrown.
@@ -231,6 +250,70 @@ impl RoutePolicy {
     ) -> Result<(), JsValue> {
         self.check_impl(method, path, has_token.then_some((roles, perms)))
             .map_err(thrown)
+    }
+}
+
+/// What [`KeyRefresh::plan`] answers: do nothing.
+pub const PLAN_SKIP: u8 = 0;
+/// Start a fetch.
+pub const PLAN_START: u8 = 1;
+/// Wait for the fetch under way.
+pub const PLAN_WAIT: u8 = 2;
+
+/// When to refetch a JWKS (`edgeauth_core::KeyRefresh` with the default
+/// policy, the edge gate's schedule). Times are milliseconds since the epoch.
+#[wasm_bindgen]
+pub struct KeyRefresh {
+    inner: edgeauth_core::KeyRefresh,
+}
+
+impl Default for KeyRefresh {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[wasm_bindgen]
+impl KeyRefresh {
+    /// A schedule that holds no key set yet.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> KeyRefresh {
+        Self {
+            inner: edgeauth_core::KeyRefresh::new(KeyRefreshPolicy::DEFAULT),
+        }
+    }
+
+    /// What to do at `now_ms`, for an unknown key or (otherwise) routinely:
+    /// [`PLAN_SKIP`], [`PLAN_START`] or [`PLAN_WAIT`].
+    pub fn plan(&self, unknown_key: bool, now_ms: f64) -> u8 {
+        let need = if unknown_key {
+            Need::UnknownKey
+        } else {
+            Need::Stale
+        };
+        match self.inner.plan(need, now_ms as u64) {
+            Plan::Skip => PLAN_SKIP,
+            Plan::Start => PLAN_START,
+            Plan::Wait => PLAN_WAIT,
+        }
+    }
+
+    /// Records that a fetch starts; returns its ticket.
+    pub fn started(&mut self, now_ms: f64) -> f64 {
+        self.inner.started(now_ms as u64) as f64
+    }
+
+    /// Records that the fetch `ticket` stored a key set fetched with this
+    /// `Cache-Control` (empty: none).
+    pub fn succeeded(&mut self, ticket: f64, now_ms: f64, cache_control: &str) {
+        let cache_control = Some(cache_control).filter(|c| !c.is_empty());
+        self.inner
+            .succeeded(ticket as u64, now_ms as u64, cache_control);
+    }
+
+    /// Records that the fetch `ticket` failed (the last good set stays).
+    pub fn failed(&mut self, ticket: f64) {
+        self.inner.failed(ticket as u64);
     }
 }
 
@@ -312,6 +395,33 @@ mod tests {
             "insufficient_role"
         );
         assert!(authorize_impl(none, &["a.*".into()], vec![], vec![], vec!["a.b".into()]).is_ok());
+    }
+
+    #[test]
+    fn the_refresh_schedule_is_the_cores() {
+        let t0 = 1_767_225_600_000.0;
+        let mut schedule = KeyRefresh::new();
+        assert_eq!(schedule.plan(true, t0), PLAN_START);
+        let ticket = schedule.started(t0);
+        assert_eq!(schedule.plan(true, t0 + 1.0), PLAN_WAIT);
+        assert_eq!(schedule.plan(false, t0 + 1.0), PLAN_SKIP);
+        schedule.succeeded(ticket, t0, "max-age=120");
+        assert_eq!(schedule.plan(false, t0 + 119_999.0), PLAN_SKIP);
+        assert_eq!(schedule.plan(false, t0 + 120_000.0), PLAN_START);
+        let ticket = schedule.started(t0 + 120_000.0);
+        schedule.failed(ticket);
+        assert_eq!(schedule.plan(true, t0 + 179_999.0), PLAN_SKIP);
+        assert_eq!(schedule.plan(true, t0 + 180_000.0), PLAN_START);
+    }
+
+    #[test]
+    fn the_reuse_window_is_the_cores() {
+        let jwks = r#"{"keys":[]}"#;
+        let verifier = Verifier::new_impl(jwks, "i", "a", 30, true).unwrap();
+        assert_eq!(
+            &*verifier.reuse_window(1_000.0, 1_010.0, 1_900.0),
+            &[980.0, 1_930.0]
+        );
     }
 
     #[test]

@@ -4,13 +4,13 @@
 
 use std::{
     collections::HashMap,
-    sync::{
-        Arc, Mutex, RwLock,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, Mutex, RwLock},
 };
 
-use edgeauth_core::{Claims, DEFAULT_LEEWAY, KeySet, SigningKey, Verifier, VerifyError};
+use edgeauth_core::{
+    Claims, DEFAULT_LEEWAY, KeyRefresh, KeyRefreshPolicy, KeySet, Need, Plan, ReuseWindow,
+    SigningKey, Verifier, VerifyError,
+};
 
 use crate::{
     error::AppError,
@@ -54,15 +54,24 @@ pub(crate) struct Keyring {
     audience: String,
     /// How long a retired key stays published after it stopped signing.
     publish_for: u64,
-    last_unknown_reload: AtomicU64,
-    /// Tokens that passed full verification, by SHA-256 of the token, so a
-    /// token presented again skips the Ed25519 check; cleared whenever the
-    /// keys are reloaded. Only the time checks can change their answer.
-    verified: Mutex<HashMap<[u8; 32], Claims>>,
+    /// When an unknown `kid` may reread the keys: the core's schedule.
+    unknown_key_reload: Mutex<KeyRefresh>,
+    /// Tokens that passed full verification, by SHA-256 of the token, with
+    /// the core's reuse window, so a token presented again skips the
+    /// Ed25519 check; cleared whenever the keys are reloaded.
+    verified: Mutex<HashMap<[u8; 32], (Claims, ReuseWindow)>>,
 }
 
 /// Verified tokens remembered at most; the cache is emptied when full.
 const MAX_VERIFIED: usize = 100_000;
+
+/// The core's key refresh schedule with the server's parameters: an unknown
+/// `kid` rereads the store (another instance may have rotated) at most every
+/// 5 s. The store is local, so this can be much shorter than the JWKS
+/// refetch interval of the gate and the npm package.
+const UNKNOWN_KEY_RELOAD: KeyRefreshPolicy = KeyRefreshPolicy::DEFAULT
+    .with_refetch_interval_ms(5_000)
+    .with_cold_retry_ms(5_000);
 
 /// Seconds a retired key stays published: the access TTL, the verifiers'
 /// leeway, and the reload interval (a server may sign with the old key
@@ -156,7 +165,7 @@ impl Keyring {
             issuer,
             audience,
             publish_for,
-            last_unknown_reload: AtomicU64::new(0),
+            unknown_key_reload: Mutex::new(KeyRefresh::new(UNKNOWN_KEY_RELOAD)),
             verified: Mutex::new(HashMap::new()),
         })
     }
@@ -266,7 +275,9 @@ impl Keyring {
             .map_err(|e| AppError::internal(format!("signing: {e}")))
     }
 
-    fn verified_cache(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Claims>> {
+    fn verified_cache(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], (Claims, ReuseWindow)>> {
         self.verified
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -283,19 +294,18 @@ impl Keyring {
         let keys = self.fresh(store, now).await?;
         let digest = sha256(token.as_bytes());
         let cached = self.verified_cache().get(&digest).cloned();
-        if let Some(claims) = cached {
-            // Steps 8 and 9, the only ones whose answer changes with time.
-            keys.verifier
-                .check_times(&claims, now)
-                .map_err(AppError::InvalidToken)?;
+        if let Some((claims, window)) = cached {
+            // The core's reuse window: steps 8 and 9, the only ones whose
+            // answer changes with time.
+            window.check(now).map_err(AppError::InvalidToken)?;
             return Ok(claims);
         }
-        let claims = self.verify_fully(store, &keys, token, now).await?;
+        let (claims, window) = self.verify_fully(store, &keys, token, now).await?;
         let mut cache = self.verified_cache();
         if cache.len() >= MAX_VERIFIED {
             cache.clear();
         }
-        cache.insert(digest, claims.clone());
+        cache.insert(digest, (claims.clone(), window));
         Ok(claims)
     }
 
@@ -305,26 +315,49 @@ impl Keyring {
         keys: &Keys,
         token: &str,
         now: u64,
-    ) -> Result<Claims, AppError> {
+    ) -> Result<(Claims, ReuseWindow), AppError> {
+        let with_window = |verifier: &Verifier, claims: Claims| {
+            let window = verifier.reuse_window(&claims);
+            (claims, window)
+        };
         match keys.verifier.verify(token, now) {
             Err(VerifyError::UnknownKey) => {
-                // Another instance may have rotated: reread, at most every 5 s.
-                let last = self.last_unknown_reload.load(Ordering::Relaxed);
-                if now < last.saturating_add(5)
-                    || self
-                        .last_unknown_reload
-                        .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                        .is_err()
+                // Another instance may have rotated: reread, when the
+                // schedule allows (one reload at a time, at most every 5 s).
+                let now_ms = now.saturating_mul(1000);
+                let ticket = {
+                    let mut schedule = self.unknown_key_schedule();
+                    match schedule.plan(Need::UnknownKey, now_ms) {
+                        Plan::Start => schedule.started(now_ms),
+                        Plan::Wait | Plan::Skip => {
+                            return Err(AppError::InvalidToken(VerifyError::UnknownKey));
+                        }
+                    }
+                };
+                let reloaded = self.reload(store, now).await;
                 {
-                    return Err(AppError::InvalidToken(VerifyError::UnknownKey));
+                    let mut schedule = self.unknown_key_schedule();
+                    match &reloaded {
+                        Ok(()) => schedule.succeeded(ticket, now_ms, None),
+                        Err(_) => schedule.failed(ticket),
+                    }
                 }
-                self.reload(store, now).await?;
-                self.current()
-                    .verifier
+                reloaded?;
+                let keys = self.current();
+                keys.verifier
                     .verify(token, now)
+                    .map(|claims| with_window(&keys.verifier, claims))
                     .map_err(AppError::InvalidToken)
             }
-            other => other.map_err(AppError::InvalidToken),
+            other => other
+                .map(|claims| with_window(&keys.verifier, claims))
+                .map_err(AppError::InvalidToken),
         }
+    }
+
+    fn unknown_key_schedule(&self) -> std::sync::MutexGuard<'_, KeyRefresh> {
+        self.unknown_key_reload
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

@@ -8,7 +8,8 @@ use axum::{
     extract::FromRequestParts,
     http::{HeaderMap, Method, header, request::Parts},
 };
-use edgeauth_core::{Claims, VerifyError};
+pub(crate) use edgeauth_core::TokenSource;
+use edgeauth_core::{Claims, VerifyError, cookie_value};
 use serde::de::DeserializeOwned;
 
 use crate::{config::origin_of, error::AppError, state::AppState, store::User};
@@ -73,16 +74,19 @@ pub(crate) fn parse_form<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError
         .map_err(|_| AppError::bad_request("the form body is malformed"))
 }
 
-/// The value of a cookie, if the request carries it.
-pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// The `Cookie` headers of a request that are text.
+fn cookie_headers(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim_matches('"'))
+}
+
+/// The value of a cookie, if the request carries it (the core's reading,
+/// the gate's too).
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    cookie_headers(headers)
+        .find_map(|header| cookie_value(header, name))
         .filter(|v| !v.is_empty())
 }
 
@@ -113,27 +117,21 @@ pub(crate) fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), 
     }
 }
 
-/// Where the access token came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TokenSource {
-    Bearer,
-    Cookie,
-}
-
-/// The access token of a request, without verifying it.
+/// The access token of a request, without verifying it, by the core's rule
+/// (the gate's too): `Authorization: Bearer`, else the access cookie.
+/// Never fails today; the `Result` keeps the callers' shape.
 pub(crate) fn access_token<'a>(
     state: &AppState,
     headers: &'a HeaderMap,
 ) -> Result<Option<(&'a str, TokenSource)>, AppError> {
-    if let Some(value) = headers.get(header::AUTHORIZATION) {
-        let value = value.to_str().map_err(|_| AppError::MissingToken)?;
-        let (scheme, token) = value.split_once(' ').ok_or(AppError::MissingToken)?;
-        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-            return Err(AppError::MissingToken);
-        }
-        return Ok(Some((token.trim(), TokenSource::Bearer)));
-    }
-    Ok(cookie(headers, &state.config.access_cookie).map(|t| (t, TokenSource::Cookie)))
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    Ok(edgeauth_core::access_token(
+        authorization,
+        cookie_headers(headers),
+        &state.config.access_cookie,
+    ))
 }
 
 /// Verifies an access token and checks that its session is still live;

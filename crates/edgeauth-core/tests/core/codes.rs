@@ -54,3 +54,23 @@ fn loading_codes_are_pinned() {
     assert_eq!(KeySetError::NotJwks("x").code(), "invalid_jwks");
     assert_eq!(PolicyError::Json("x").code(), "invalid_policy");
 }
+
+#[test]
+fn name_codes_are_pinned() {
+    use edgeauth_core::NameError;
+    let codes: Vec<_> = NameError::ALL.iter().map(|e| e.code()).collect();
+    assert_eq!(
+        codes,
+        [
+            "invalid_role_name",
+            "invalid_role_name",
+            "invalid_permission_name",
+            "invalid_permission_name",
+            "invalid_permission_name",
+        ]
+    );
+    for e in NameError::ALL {
+        let shown = e.to_string();
+        assert_eq!(shown, shown.to_lowercase(), "Display is lowercase");
+    }
+}

@@ -1,5 +1,6 @@
 //! The core's one integration-test binary: the shared vectors in
-//! `tests/vectors/`, the pinned error codes, and property tests.
+//! `tests/vectors/`, the pinned error codes, the decisions the adapters
+//! share, and property tests.
 
 #![allow(
     clippy::std_instead_of_core,
@@ -18,6 +19,7 @@
 mod b64;
 mod codes;
 mod props;
+mod shared;
 #[path = "../support/vectors.rs"]
 mod support;
 mod vectors;

@@ -1,6 +1,6 @@
 //! Arbitrary input never panics and never verifies.
 
-use edgeauth_core::{KeySet, RoutePolicy, Verifier};
+use edgeauth_core::{KeyRefreshPolicy, KeySet, RoutePolicy, Verifier, access_token};
 use proptest::prelude::*;
 
 use crate::support::{token_case, token_verifier, vector_file};
@@ -114,5 +114,23 @@ proptest! {
     fn arbitrary_paths_never_panic(method in "\\PC{0,8}", path in "[/%.a-zA-Z0-9?#\\\\]{0,40}") {
         let policy = RoutePolicy::from_json(r#"[{"path":"/a/*/**","public":true},{"path":"/**","require":{}}]"#).unwrap();
         let _ = policy.check(&method, &path, None);
+    }
+
+    #[test]
+    fn any_cache_control_gives_a_bounded_lifetime(header in "[ ,=\"a-zA-Z0-9-]{0,60}|\\PC{0,60}") {
+        let policy = KeyRefreshPolicy::DEFAULT;
+        let ttl = policy.ttl_ms(Some(&header));
+        prop_assert!((policy.min_ttl_ms..=policy.max_ttl_ms).contains(&ttl), "{header}: {ttl}");
+    }
+
+    #[test]
+    fn an_extracted_token_is_part_of_a_header(
+        authorization in proptest::option::of("\\PC{0,40}"), cookie in "\\PC{0,60}", name in "[a-z_]{1,8}",
+    ) {
+        if let Some((token, _)) = access_token(authorization.as_deref(), [cookie.as_str()], &name) {
+            prop_assert!(!token.is_empty());
+            let within = |h: &str| h.contains(token);
+            prop_assert!(authorization.as_deref().is_some_and(within) || within(&cookie));
+        }
     }
 }
