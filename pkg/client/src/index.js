@@ -136,26 +136,33 @@ export function createAuthClient(options) {
   async function refreshShared() {
     const seen = gen;
     if (!locks) return refreshNow();
-    const under = async () => {
-      if (gen !== seen) return token;
-      const t = await refreshNow();
-      // Keep the lock a moment, so the broadcast reaches the other tabs
-      // before one of them could take the lock and refresh again.
-      await sleep(100);
-      return t;
+    let job;
+    const under = () =>
+      (job ??= (async () => {
+        if (gen !== seen) return token;
+        const t = await refreshNow();
+        // Keep the lock a moment, so the broadcast reaches the other tabs
+        // before one of them could take the lock and refresh again.
+        await sleep(100);
+        return t;
+      })());
+    // A lock taken from us while we refresh: our refresh still counts.
+    const ours = (e) => {
+      if (job) return job;
+      throw e;
     };
     const stop = new AbortController();
     const wake = () => stop.abort();
     const timer = setTimeout(wake, lockWait);
     wakers.add(wake);
     try {
-      return await locks.request(lockName, { signal: stop.signal }, under);
+      return await locks.request(lockName, { signal: stop.signal }, under).catch(ours);
     } catch (e) {
       if (e?.name !== 'AbortError') throw e;
       if (gen !== seen) return token;
       // The holder did not finish within the bound (a frozen or crashed
       // tab): take the lock from it.
-      return await locks.request(lockName, { steal: true }, under);
+      return await locks.request(lockName, { steal: true }, under).catch(ours);
     } finally {
       clearTimeout(timer);
       wakers.delete(wake);
@@ -163,7 +170,10 @@ export function createAuthClient(options) {
   }
 
   async function refreshNow() {
+    const before = gen;
     const res = await call('/auth/refresh', { method: 'POST' });
+    // A sign-in or sign-out meanwhile wins over this answer.
+    if (gen !== before) return token;
     if (res.ok) {
       await grant(res);
       return token;

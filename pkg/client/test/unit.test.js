@@ -280,6 +280,19 @@ test('restore: a session comes back from the refresh cookie; without one, nothin
   assert.deepEqual(channel.posted, [], 'no sign-out is broadcast for a session never held');
 });
 
+test('a sign-in while the start-up restore is under way is not undone by its failure', async () => {
+  const s = fakeServer();
+  let answer;
+  s.refreshAnswers.push(() => new Promise((resolve) => (answer = resolve)));
+  const { client, events } = s.client({ restore: true });
+  await until(() => answer);
+  await client.signIn({ email: 'a', password: 'p' });
+  answer(problem(401, 'invalid_refresh_token'));
+  await client.ready;
+  assert.equal(client.session?.sid, 'sid-1');
+  assert.deepEqual(events, [['signed_in', 'sid-1']]);
+});
+
 test('two clients on one channel and one lock manager: one refresh, sign-out reaches both', async (t) => {
   const s = fakeServer();
   const locks = fakeLocks();
@@ -314,6 +327,20 @@ test('a lock held forever is stolen after the bound', async () => {
   assert.equal((await client.fetch('https://api.test/x')).status, 200);
   assert.equal(s.refreshes, 1);
   assert.equal(locks.stolen, 1);
+});
+
+test('a lock stolen from a tab while it refreshes does not make it refresh again', async () => {
+  const s = fakeServer();
+  const locks = fakeLocks();
+  const { client } = s.client({ locks });
+  await client.signIn({ email: 'a', password: 'p' });
+  s.current = 'expired';
+  s.refreshAnswers.push(() => {
+    locks.request('edgeauth-refresh:https://auth.test', { steal: true }, () => {});
+    return s.issue();
+  });
+  assert.equal((await client.fetch('https://api.test/x')).status, 200);
+  assert.equal(s.refreshes, 1);
 });
 
 /** An in-memory exclusive lock manager with `signal` and `steal`. */
