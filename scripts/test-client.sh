@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Tests of the browser client @edgeauth/client (pkg/client/): Node unit tests
-# of its logic, headless Chromium tests against a live server (the real app
-# on a manual clock: server/examples/test-clock-server.rs), and the size
-# budget. scripts/test.sh runs it; it also runs alone:
+# of its logic, headless Chromium tests against live servers (`edgeauth
+# serve`, and the real app on a manual clock:
+# server/examples/test-clock-server.rs), and the size budget.
+# scripts/test.sh runs it; it also runs alone:
 #
 #   scripts/test-client.sh
 #
@@ -24,8 +25,10 @@ if [ ! -x /usr/bin/chromium ]; then
     as_root apt-get install -y -qq --no-install-recommends chromium
 fi
 
-step "build: the server on a manual clock"
+step "build: the server, and the server on a manual clock"
+cargo build -q -p edgeauth-server --bin edgeauth
 cargo build -q -p edgeauth-server --example test-clock-server
+export EDGEAUTH_SERVER_BIN="$CARGO_TARGET_DIR/debug/edgeauth"
 export EDGEAUTH_CLOCK_SERVER_BIN="$CARGO_TARGET_DIR/debug/examples/test-clock-server"
 
 step "node --test: unit tests and headless Chromium"

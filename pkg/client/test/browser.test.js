@@ -1,13 +1,14 @@
 // A real browser: headless Chromium (Debian's package, driven by
 // playwright-core). The app page is served from one loopback origin, the
-// edgeauth server (the real app on a manual clock, the example
-// `test-clock-server`) answers on another, behind a small proxy that counts
-// the `POST /auth/refresh` requests that reach it. An access token expires
-// when the server's clock is moved, never by waiting.
+// edgeauth server answers on another: `edgeauth serve` for sign-up and
+// sign-in, and for everything that needs a token to expire the real app on
+// a manual clock (the example `test-clock-server`), behind a small proxy
+// that counts the `POST /auth/refresh` requests that reach it. An access
+// token expires when the server's clock is moved, never by waiting.
 //
-// The server binary is $EDGEAUTH_CLOCK_SERVER_BIN (scripts/test-client.sh
-// builds it). Skipped when it or /usr/bin/chromium is missing, unless
-// EDGEAUTH_REQUIRE_BROWSER=1.
+// The binaries are $EDGEAUTH_SERVER_BIN and $EDGEAUTH_CLOCK_SERVER_BIN
+// (scripts/test-client.sh builds them). Skipped when one of them or
+// /usr/bin/chromium is missing, unless EDGEAUTH_REQUIRE_BROWSER=1.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -20,9 +21,11 @@ import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 
 const CHROMIUM = '/usr/bin/chromium';
-const BIN = process.env.EDGEAUTH_CLOCK_SERVER_BIN ?? '';
+const SERVE_BIN = process.env.EDGEAUTH_SERVER_BIN ?? '';
+const CLOCK_BIN = process.env.EDGEAUTH_CLOCK_SERVER_BIN ?? '';
 const required = process.env.EDGEAUTH_REQUIRE_BROWSER === '1';
-const skip = !required && (!existsSync(CHROMIUM) || !existsSync(BIN)) && `${CHROMIUM} or the server binary missing`;
+const skip =
+  !required && ![CHROMIUM, SERVE_BIN, CLOCK_BIN].every((f) => existsSync(f)) && 'chromium or a server binary missing';
 const PASSWORD = 'correct horse battery staple';
 /** Past the default access TTL (900 s) and the verifier's leeway (30 s). */
 const EXPIRE = 1000;
@@ -42,6 +45,7 @@ async function appServer() {
   import { createAuthClient } from '/src/index.js';
   window.events = [];
   window.setup = (options) => {
+    window.base = options.baseUrl;
     window.auth = createAuthClient(options);
     window.auth.onAuthStateChange((event) => window.events.push(event));
     return window.auth.ready.then(() => true);
@@ -57,8 +61,11 @@ async function appServer() {
   return { server, origin: `http://127.0.0.1:${await listen(server)}` };
 }
 
-/** The server on a manual clock: `advance(seconds)` moves its time. */
-async function authServer(allowedOrigin) {
+/**
+ * A server on a fresh database: `edgeauth serve`, or with `CLOCK_BIN` the
+ * app on a manual clock, whose `advance(seconds)` moves its time.
+ */
+async function authServer(bin, args, allowedOrigin) {
   const dir = mkdtempSync(join(tmpdir(), 'edgeauth-client-'));
   const settings = {
     MODE: 'test',
@@ -71,18 +78,21 @@ async function authServer(allowedOrigin) {
     ALLOWED_ORIGINS: allowedOrigin,
     ARGON2_MEMORY_KIB: '64',
     ARGON2_ITERATIONS: '1',
+    LOG: 'warn',
   };
   const env = { ...process.env };
   for (const [name, value] of Object.entries(settings)) env[`EDGEAUTH_${name}`] = value;
-  const child = spawn(BIN, [], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(bin, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const next = async () => {
     const { value, done } = await lines.next();
-    if (done) throw new Error('the server stopped');
+    if (done) throw new Error(`${bin} stopped: ${stderr}`);
     return value;
   };
-  const url = (await next()).match(/listening on (http:\/\/[\d.:]+)/)?.[1];
-  assert.ok(url, 'the server did not start');
+  let url;
+  while (!url) url = (await next()).match(/listening on (http:\/\/[\d.:]+)/)?.[1];
   return {
     url,
     async advance(seconds) {
@@ -90,8 +100,10 @@ async function authServer(allowedOrigin) {
       assert.match(await next(), /^now \d+$/);
     },
     async stop() {
-      child.stdin.end();
-      if (child.exitCode === null) await once(child, 'exit');
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -117,7 +129,9 @@ async function countingProxy(target) {
 test('@edgeauth/client in headless Chromium against a live server', { skip, timeout: 180_000 }, async (t) => {
   const app = await appServer();
   t.after(() => app.server.close());
-  const server = await authServer(app.origin);
+  const serve = await authServer(SERVE_BIN, ['serve'], app.origin);
+  t.after(() => serve.stop());
+  const server = await authServer(CLOCK_BIN, [], app.origin);
   t.after(() => server.stop());
   const proxy = await countingProxy(server.url);
   t.after(() => proxy.server.close());
@@ -162,20 +176,20 @@ test('@edgeauth/client in headless Chromium against a live server', { skip, time
   const session = (page) => page.evaluate(() => window.auth.session);
   const me = (page, n = 1) =>
     page.evaluate(
-      async ([url, n]) =>
+      async ([n]) =>
         Promise.all(
           Array.from({ length: n }, async () => {
-            const res = await window.auth.fetch(url);
+            const res = await window.auth.fetch(window.base + '/auth/me');
             return { status: res.status, body: await res.json() };
           }),
         ),
-      [proxy.url + '/auth/me', n],
+      [n],
     );
   const sameSession = (page, sid) => page.waitForFunction((sid) => window.auth.session?.sid === sid, sid);
 
   for (const mode of ['bearer', 'cookie']) {
-    await t.test(`${mode} mode: sign-up, sign-in, /auth/me through fetch; nothing token-like in storage`, async () => {
-      const { pages: [page] } = await tabs(1, { mode });
+    await t.test(`${mode} mode, edgeauth serve: sign-up, sign-in, /auth/me through fetch; nothing token-like in storage`, async () => {
+      const { pages: [page] } = await tabs(1, { mode, baseUrl: serve.url });
       const seen = [];
       page.on('request', (r) => r.url().endsWith('/auth/me') && seen.push(r.headers()));
       const email = await signUpAndIn(page);
