@@ -47,7 +47,7 @@ cargo test -q -p edgeauth-core --all-targets
 cargo test -q -p edgeauth-core --doc
 
 # The other packages, then the cross-component tests that use what they built.
-for extra in server pkg worker e2e; do
+for extra in server pkg worker e2e client; do
   step "scripts/test-$extra.sh"
   "scripts/test-$extra.sh"
 done

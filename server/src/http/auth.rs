@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     account::UserView,
-    cookies,
+    cookies, delivery,
     extract::{self, BodyKind, TokenSource},
 };
 use crate::{
@@ -69,22 +69,28 @@ struct TokenBody<'a> {
     access_token: &'a str,
     token_type: &'static str,
     expires_in: u64,
-    refresh_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
     session_id: &'a str,
 }
 
-/// The 200 answer with both tokens, the cookies, and `no-store`.
-fn token_response(state: &AppState, pair: &TokenPair, now: u64) -> Response {
+/// The 200 answer with both tokens, the cookies, and `no-store`. With
+/// `Prefer: refresh-token=cookie` the body leaves the refresh token out.
+fn token_response(state: &AppState, request: &HeaderMap, pair: &TokenPair, now: u64) -> Response {
     let refresh_token = pair.granted.refresh_token.encode();
+    let cookie_only = delivery::cookie_only(request);
     let body = TokenBody {
         access_token: &pair.access_token,
         token_type: "Bearer",
         expires_in: pair.expires_in,
-        refresh_token: refresh_token.clone(),
+        refresh_token: (!cookie_only).then(|| refresh_token.clone()),
         session_id: &pair.granted.session_id,
     };
     let mut response = Json(body).into_response();
     let headers = response.headers_mut();
+    if cookie_only {
+        delivery::mark_applied(headers);
+    }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     cookies::set_pair(
@@ -104,7 +110,7 @@ fn missing(what: &str) -> AppError {
 async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let now = state.now();
     match token_grant(&state, &headers, &body, now).await {
-        Ok(pair) => token_response(&state, &pair, now),
+        Ok(pair) => token_response(&state, &headers, &pair, now),
         Err(e) => e.into_token_response(),
     }
 }
@@ -188,7 +194,7 @@ async fn refresh(
     let now = state.now();
     let token = presented_refresh(&state, &headers, &body)?.ok_or(AppError::InvalidRefreshToken)?;
     let pair = auth::refresh(&state, &token, now).await?;
-    Ok(token_response(&state, &pair, now))
+    Ok(token_response(&state, &headers, &pair, now))
 }
 
 /// Revokes the session of the bearer token if one is given, else that of

@@ -4,6 +4,8 @@
 mod account;
 mod auth;
 mod cookies;
+mod cors;
+mod delivery;
 mod extract;
 mod meta;
 
@@ -29,9 +31,9 @@ use crate::{
 /// The whole application, ready to serve or to drive with `oneshot`.
 pub fn app(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
+    let cors = cors::layer(&state.config);
     Router::new()
-        .merge(auth::router())
-        .merge(account::router())
+        .merge(auth::router().merge(account::router()).layer(cors))
         .merge(meta::router())
         .fallback(|| async { AppError::NotFound("not_found") })
         .layer(DefaultBodyLimit::max(body_limit))
@@ -55,11 +57,14 @@ async fn problems_and_headers(request: Request<Body>, next: Next) -> Response<Bo
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
     if (status.is_client_error() || status.is_server_error()) && !is_problem {
-        let allow = response.headers().get(header::ALLOW).cloned();
+        let kept: Vec<_> = response
+            .headers()
+            .iter()
+            .filter(|(name, _)| *name == header::ALLOW || cors::is_cors_header(name))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
         response = Problem::for_status(status);
-        if let Some(allow) = allow {
-            response.headers_mut().insert(header::ALLOW, allow);
-        }
+        response.headers_mut().extend(kept);
     }
     let headers = response.headers_mut();
     headers.insert(

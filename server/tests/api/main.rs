@@ -16,6 +16,7 @@
 )]
 
 mod binary;
+mod cors;
 mod endpoints;
 mod keys;
 mod multi;
