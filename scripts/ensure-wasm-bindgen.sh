@@ -9,9 +9,12 @@
 # already names the locked version, nothing is built. Otherwise it runs
 # `cargo install wasm-bindgen-cli --version X` (without --locked: the CLI's
 # own lockfile pins a crate the registry mirror lacks), which takes 7+ minutes
-# of CPU. Progress goes to stderr; stdout is only the path.
+# of CPU. Progress goes to stderr; stdout is only the path. The install is
+# serialized with the other tool installs and built in the tools' own
+# target directory (scripts/tools-lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/tools-lib.sh
 
 version="$(awk '
   $0 == "[[package]]" { name = "" }
@@ -25,15 +28,20 @@ fi
 
 matches() { [ -x "$1" ] && [ "$("$1" --version 2>/dev/null)" = "wasm-bindgen $version" ]; }
 
-for candidate in "$(command -v wasm-bindgen || true)" "${CARGO_HOME:-$HOME/.cargo}/bin/wasm-bindgen"; do
-  if [ -n "$candidate" ] && matches "$candidate"; then
-    echo "$candidate"
-    exit 0
-  fi
-done
+found() {
+  local candidate
+  for candidate in "$(command -v wasm-bindgen || true)" "${CARGO_HOME:-$HOME/.cargo}/bin/wasm-bindgen"; do
+    if [ -n "$candidate" ] && matches "$candidate"; then echo "$candidate"; return 0; fi
+  done
+  return 1
+}
 
+found && exit 0
+# Another run (scripts/test.sh's background install) may be at it: wait.
+tools_lock
+found && exit 0
 echo "ensure-wasm-bindgen: installing wasm-bindgen-cli $version (several minutes)" >&2
-cargo install -q wasm-bindgen-cli --version "$version" >&2
+tools_install wasm-bindgen-cli --version "$version"
 installed="${CARGO_HOME:-$HOME/.cargo}/bin/wasm-bindgen"
 if ! matches "$installed"; then
   echo "ensure-wasm-bindgen: $installed is not wasm-bindgen $version" >&2

@@ -24,6 +24,15 @@ step "toolchain: rustup targets and components"
 rustup target add wasm32-unknown-unknown thumbv7em-none-eabihf >/dev/null
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
+# The CLI tools of the later suites (wasm-bindgen-cli, worker-build) take
+# most of a cold run's CPU. They build in the background, at a lower
+# priority and in their own target directory, while the workspace is linted,
+# built and tested; the suites that need them wait on their lock.
+step "tools: wasm-bindgen-cli and worker-build in the background (when missing)"
+tools_log="$(mktemp)"
+( nice -n 10 scripts/ensure-wasm-bindgen.sh && nice -n 10 scripts/ensure-worker-build.sh ) >"$tools_log" 2>&1 &
+tools_pid=$!
+
 step "format"
 cargo fmt --all --check
 
@@ -48,6 +57,15 @@ cargo test -q -p edgeauth-core --doc
 
 # The other packages, then the cross-component tests that use what they built.
 for extra in server pkg worker e2e client; do
+  if [ "$extra" = pkg ]; then
+    step "tools: waiting for the background installs"
+    if ! wait "$tools_pid"; then
+      cat "$tools_log" >&2
+      echo "error: installing the CLI tools failed" >&2
+      exit 1
+    fi
+    cat "$tools_log"
+  fi
   step "scripts/test-$extra.sh"
   "scripts/test-$extra.sh"
 done

@@ -5,7 +5,7 @@
 #   worker/build.sh            # release build
 #
 # worker-build is pinned to the `worker` crate's version and installed with
-# cargo when missing. worker-build downloads wasm-bindgen, wasm-opt and
+# cargo when missing (scripts/ensure-worker-build.sh). worker-build downloads wasm-bindgen, wasm-opt and
 # esbuild unless told where they are: when worker/node_modules has binaryen
 # and esbuild (`npm install` in worker/) and a wasm-bindgen CLI matching
 # Cargo.lock is at hand (scripts/ensure-wasm-bindgen.sh), those are used,
@@ -13,11 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-WORKER_BUILD_VERSION=0.8.7
-if [ "$(worker-build --version 2>/dev/null || true)" != "$WORKER_BUILD_VERSION" ]; then
-  echo "build.sh: installing worker-build $WORKER_BUILD_VERSION (several minutes)" >&2
-  cargo install -q --locked worker-build --version "$WORKER_BUILD_VERSION" >&2
-fi
+WORKER_BUILD="$(../scripts/ensure-worker-build.sh)"
 
 if [ -z "${WASM_OPT_BIN:-}" ] && [ -x node_modules/.bin/wasm-opt ]; then
   export WASM_OPT_BIN="$PWD/node_modules/.bin/wasm-opt"
@@ -37,4 +33,4 @@ export CARGO_PROFILE_RELEASE_LTO="${CARGO_PROFILE_RELEASE_LTO:-fat}"
 export CARGO_PROFILE_RELEASE_CODEGEN_UNITS="${CARGO_PROFILE_RELEASE_CODEGEN_UNITS:-1}"
 export CARGO_PROFILE_RELEASE_STRIP="${CARGO_PROFILE_RELEASE_STRIP:-debuginfo}"
 
-exec worker-build --release "$@"
+exec "$WORKER_BUILD" --release "$@"
