@@ -118,7 +118,19 @@ const OUTPUT_KEPT = 64 * 1024;
  * build step. Resolves once wrangler reports it is ready and answers.
  * `inspector: false` sets VSCODE_INSPECTOR_OPTIONS=1 (for load runs).
  */
-export async function startWrangler({ main = join(WORKER_DIR, 'build', 'index.js'), vars = {}, name = 'gate', inspector = true } = {}) {
+export async function startWrangler(options = {}) {
+  // The ports are probed free, then bound by wrangler and workerd a moment
+  // later; another process may take one in between. Such a start is retried.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startWranglerOnce(options);
+    } catch (e) {
+      if (attempt >= 3 || !/Address already in use/.test(String(e?.message))) throw e;
+    }
+  }
+}
+
+async function startWranglerOnce({ main = join(WORKER_DIR, 'build', 'index.js'), vars = {}, name = 'gate', inspector = true } = {}) {
   const dir = await mkdtemp(join(tmpdir(), `edgeauth-${name}-`));
   const config = join(dir, 'wrangler.toml');
   await writeFile(
