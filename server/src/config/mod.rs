@@ -2,6 +2,12 @@
 //! file (the same names, lowercase, without the prefix). Every problem names
 //! the setting, and bad configuration stops the server before it starts.
 //!
+//! In the TOML file a setting may also sit in a table: a key's name is its
+//! tables' names and its own joined by `_`, so `[login] max_failures = 5`
+//! is `EDGEAUTH_LOGIN_MAX_FAILURES` and `[oauth.github] client_id` would be
+//! `EDGEAUTH_OAUTH_GITHUB_CLIENT_ID`. Lists are joined with commas. Giving
+//! one setting twice (`login_window` and `[login] window`) is an error.
+//!
 //! The settings come in sections, one file each. A setting is declared once
 //! in its section: a field whose doc comment names the variable, its default
 //! and range, and one line in the section's `read` that reads it from the
@@ -332,6 +338,74 @@ mod tests {
         let e = Config::from_sources(Vec::new(), Some("acess_ttl = 5")).unwrap_err();
         assert_eq!(e.setting, "EDGEAUTH_CONFIG");
         assert!(e.reason.contains("acess_ttl"));
+    }
+
+    fn from_toml(toml: &str) -> Result<Config, ConfigError> {
+        Config::from_sources(Vec::new(), Some(toml))
+    }
+
+    #[test]
+    fn toml_tables_join_their_names_with_underscores() {
+        let c = from_toml("[login]\nmax_failures = 5\nwindow = \"2m\"\n").unwrap();
+        assert_eq!(c.throttle.login_max_failures, 5);
+        assert_eq!(c.throttle.login_window, 120);
+        // Nested and inline tables, next to top-level keys.
+        let c = from_toml(
+            "access_ttl = \"10m\"\nsession = { lifetime = \"30d\" }\n\
+             [password.require]\nclasses = 3\n[refresh.reuse]\ngrace = 0\n",
+        )
+        .unwrap();
+        assert_eq!(c.sessions.access_ttl, 600);
+        assert_eq!(c.sessions.lifetime, 30 * 86_400);
+        assert_eq!(c.passwords.rules.require_classes, 3);
+        assert_eq!(c.sessions.reuse_grace, 0);
+        // Arrays inside a table are still joined with commas.
+        let c = from_toml("[allowed]\norigins = [\"https://a.example\", \"https://b.example\"]\n")
+            .unwrap();
+        assert_eq!(
+            c.cookies.allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+        // A bad value in a table names the environment variable.
+        let e = from_toml("[login]\nwindow = \"soon\"\n").unwrap_err();
+        assert_eq!(e.setting, "EDGEAUTH_LOGIN_WINDOW");
+        let e = from_toml("[login]\nwindow = 1.5\n").unwrap_err();
+        assert_eq!(e.setting, "EDGEAUTH_LOGIN_WINDOW");
+    }
+
+    #[test]
+    fn toml_tables_refuse_unknown_keys_by_full_name() {
+        let e = from_toml("[login]\nmax_failure = 5\n").unwrap_err();
+        assert_eq!(e.setting, "EDGEAUTH_CONFIG");
+        assert!(e.reason.contains("\"login.max_failure\""), "{e}");
+        let e = from_toml("[oauth.github]\nclient_id = \"abc\"\n").unwrap_err();
+        assert_eq!(e.setting, "EDGEAUTH_CONFIG");
+        assert!(e.reason.contains("\"oauth.github.client_id\""), "{e}");
+        // The same name given twice, once flat and once in a table.
+        let e = from_toml("login_max_failures = 4\n[login]\nmax_failures = 5\n").unwrap_err();
+        assert_eq!(e.setting, "EDGEAUTH_LOGIN_MAX_FAILURES");
+        // Unknown environment variables stay ignored: other components
+        // share the prefix.
+        let c = load(&[("OAUTH_GITHUB_CLIENT_ID", "abc"), ("GATE_COOKIE", "x")]).unwrap();
+        assert_eq!(c.throttle.login_max_failures, 20);
+    }
+
+    #[test]
+    fn environment_wins_over_toml_tables() {
+        let c = Config::from_sources(
+            [("EDGEAUTH_LOGIN_MAX_FAILURES".to_owned(), "7".to_owned())],
+            Some("[login]\nmax_failures = 5\nwindow = \"1h\"\n"),
+        )
+        .unwrap();
+        assert_eq!(c.throttle.login_max_failures, 7);
+        assert_eq!(c.throttle.login_window, 3600);
+        // A blank variable still means the default, as for flat keys.
+        let c = Config::from_sources(
+            [("EDGEAUTH_LOGIN_MAX_FAILURES".to_owned(), String::new())],
+            Some("[login]\nmax_failures = 5\n"),
+        )
+        .unwrap();
+        assert_eq!(c.throttle.login_max_failures, 20);
     }
 
     #[test]

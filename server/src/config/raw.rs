@@ -11,7 +11,7 @@ use super::{ConfigError, PREFIX};
 /// Raw settings by name, without the prefix.
 pub(super) struct Raw {
     values: BTreeMap<String, String>,
-    /// Names given in the TOML file, with the key as written there.
+    /// Names given in the TOML file, with the key's dotted path there.
     from_file: BTreeMap<String, String>,
     /// Names some section has read.
     read: BTreeSet<&'static str>,
@@ -32,7 +32,7 @@ impl Raw {
         if let Some(text) = toml {
             let table: toml::Table = toml::from_str(text)
                 .map_err(|e| ConfigError::new("CONFIG", format!("is not valid TOML: {e}")))?;
-            raw.add_table(table)?;
+            raw.add_table(None, table)?;
         }
         for (key, value) in vars {
             if let Some(name) = key.strip_prefix(PREFIX) {
@@ -42,11 +42,28 @@ impl Raw {
         Ok(raw)
     }
 
-    /// Adds a TOML table's settings.
-    fn add_table(&mut self, table: toml::Table) -> Result<(), ConfigError> {
-        for (key, value) in table {
-            let name = key.to_ascii_uppercase();
+    /// Adds a TOML table's settings. A key inside a table is named by its
+    /// table's name, `_` and the key (`[oauth.github] client_id` is
+    /// `OAUTH_GITHUB_CLIENT_ID`); `table` is that prefix as (name, dotted
+    /// path), or `None` at the top level.
+    fn add_table(
+        &mut self,
+        table: Option<(&str, &str)>,
+        entries: toml::Table,
+    ) -> Result<(), ConfigError> {
+        for (key, value) in entries {
+            let (name, path) = match table {
+                Some((name, path)) => (
+                    format!("{name}_{}", key.to_ascii_uppercase()),
+                    format!("{path}.{key}"),
+                ),
+                None => (key.to_ascii_uppercase(), key),
+            };
             let text = match value {
+                toml::Value::Table(inner) => {
+                    self.add_table(Some((&name, &path)), inner)?;
+                    continue;
+                }
                 toml::Value::String(s) => s,
                 toml::Value::Integer(i) => i.to_string(),
                 toml::Value::Boolean(b) => b.to_string(),
@@ -63,7 +80,13 @@ impl Raw {
                     return Err(ConfigError::new(&name, "has an unsupported TOML value"));
                 }
             };
-            self.from_file.insert(name.clone(), key);
+            if let Some(earlier) = self.from_file.get(&name) {
+                return Err(ConfigError::new(
+                    &name,
+                    format!("is given twice in the TOML file, as \"{earlier}\" and \"{path}\""),
+                ));
+            }
+            self.from_file.insert(name.clone(), path);
             self.values.insert(name, text);
         }
         Ok(())
