@@ -11,7 +11,7 @@
 //! The settings come in sections, one file each. A setting is declared once
 //! in its section: a field whose doc comment names the variable, its default
 //! and range, and one line in the section's `read` that reads it from the
-//! [`Raw`](raw::Raw) map. The map records every name read, so a TOML key
+//! raw map (`raw.rs`). The map records every name read, so a TOML key
 //! that no section read is refused by name; unknown `EDGEAUTH_*` variables
 //! are ignored, since other components share the prefix.
 
@@ -388,6 +388,80 @@ mod tests {
         // share the prefix.
         let c = load(&[("OAUTH_GITHUB_CLIENT_ID", "abc"), ("GATE_COOKIE", "x")]).unwrap();
         assert_eq!(c.throttle.login_max_failures, 20);
+    }
+
+    /// The names are the contract: every one of them is still read by some
+    /// section, so none of them is refused as unknown.
+    #[test]
+    fn every_setting_name_is_still_read() {
+        let key = MasterKey::generate().unwrap().to_hex();
+        let toml = format!(
+            "mode = \"test\"\ndatabase_url = \"sqlite://x.db\"\ndatabase_pool_size = 4\n\
+             bind = \"127.0.0.1:9000\"\nissuer = \"http://localhost:9000\"\naudience = \"api\"\n\
+             access_ttl = 600\nrefresh_ttl = \"7d\"\nsession_lifetime = \"30d\"\n\
+             refresh_reuse_grace = 5\nmax_sessions = 3\nmaster_key = \"{key}\"\n\
+             master_key_file = \"k\"\ncookie_secure = false\n\
+             allowed_origins = [\"http://a.example\"]\naccess_cookie = \"a\"\n\
+             refresh_cookie = \"r\"\nargon2_memory_kib = 64\nargon2_iterations = 1\n\
+             argon2_parallelism = 2\nhash_concurrency = 3\nhash_queue = 5\nhash_wait = \"1s\"\n\
+             password_min_length = 10\npassword_max_length = 128\npassword_require_classes = 2\n\
+             login_max_failures = 6\nlogin_window = \"1h\"\nbody_limit = 2048\n\
+             jwks_max_age = 60\nkey_reload = 15\nsession_cache = 7\n\
+             sqlite_synchronous = \"full\"\nlog = \"debug\"\n"
+        );
+        let c = from_toml(&toml).unwrap();
+        assert_eq!(c.mode, Mode::Test);
+        assert_eq!(
+            (c.server.bind.port(), c.server.audience.as_str()),
+            (9000, "api")
+        );
+        assert_eq!(
+            (c.server.body_limit, c.server.log.as_str()),
+            (2048, "debug")
+        );
+        assert_eq!(c.database.pool_size, 4);
+        assert_eq!(c.database.sqlite_synchronous, Synchronous::Full);
+        assert_eq!((c.keys.jwks_max_age, c.keys.key_reload), (60, 15));
+        assert!(c.keys.master_key.is_some());
+        assert_eq!(
+            c.sessions,
+            SessionSettings {
+                access_ttl: 600,
+                refresh_ttl: 7 * 86_400,
+                lifetime: 30 * 86_400,
+                reuse_grace: 5,
+                max_per_user: 3,
+                cache: 7,
+            }
+        );
+        assert!(!c.cookies.secure);
+        assert_eq!(
+            (
+                c.cookies.access_name.as_str(),
+                c.cookies.refresh_name.as_str()
+            ),
+            ("a", "r")
+        );
+        assert_eq!(
+            (
+                c.passwords.hash_concurrency,
+                c.passwords.hash_queue,
+                c.passwords.hash_wait_ms
+            ),
+            (3, 5, 1000)
+        );
+        assert_eq!(c.passwords.argon2.parallelism, 2);
+        assert_eq!(
+            (c.passwords.rules.min_length, c.passwords.rules.max_length),
+            (10, 128)
+        );
+        assert_eq!(
+            c.throttle,
+            ThrottleSettings {
+                login_max_failures: 6,
+                login_window: 3600,
+            }
+        );
     }
 
     #[test]
