@@ -32,15 +32,15 @@ type Result<T> = core::result::Result<T, Box<dyn core::error::Error + Send + Syn
 async fn main() -> Result<()> {
     let config = Config::from_env(None)?;
     let store = connect_store(
-        &config.database_url,
-        config.sqlite_synchronous,
-        config.database_pool_size,
+        &config.database.url,
+        config.database.sqlite_synchronous,
+        config.database.pool_size,
     )
     .await?;
     store.shared().migrate().await?;
     let master = config.resolve_master_key()?;
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
-    let bind = config.bind;
+    let bind = config.server.bind;
     let state = AppState::new(
         config,
         store.shared(),

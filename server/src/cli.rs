@@ -135,7 +135,7 @@ pub fn run() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(&config.log);
+    init_logging(&config.server.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -173,10 +173,14 @@ fn init_logging(level: &str) {
 async fn open_store(
     config: &Config,
 ) -> Result<AnyStore, Box<dyn core::error::Error + Send + Sync>> {
-    let url = &config.database_url;
-    let store = connect_store(url, config.sqlite_synchronous, config.database_pool_size)
-        .await
-        .map_err(|e| format!("EDGEAUTH_DATABASE_URL ({url}): {e}"))?;
+    let url = &config.database.url;
+    let store = connect_store(
+        url,
+        config.database.sqlite_synchronous,
+        config.database.pool_size,
+    )
+    .await
+    .map_err(|e| format!("EDGEAUTH_DATABASE_URL ({url}): {e}"))?;
     store
         .shared()
         .migrate()
@@ -205,7 +209,7 @@ async fn dispatch(command: Command, config: Config) -> CliResult {
     let result = match command {
         Command::Serve => serve(config, &store).await,
         Command::Migrate => {
-            println!("migrations applied to {}", config.database_url);
+            println!("migrations applied to {}", config.database.url);
             Ok(())
         }
         Command::Keys(KeysCommand::List) => keys_list(&config, &*store).await,
@@ -232,23 +236,23 @@ async fn serve(config: Config, store: &Arc<dyn Store>) -> CliResult {
         tracing::warn!(mode = ?config.mode, "not in production mode (set EDGEAUTH_MODE=production for real users)");
     }
     let state = state(&config, store).await?;
-    let listener = tokio::net::TcpListener::bind(config.bind)
+    let listener = tokio::net::TcpListener::bind(config.server.bind)
         .await
-        .map_err(|e| format!("EDGEAUTH_BIND ({}): {e}", config.bind))?;
+        .map_err(|e| format!("EDGEAUTH_BIND ({}): {e}", config.server.bind))?;
     let addr = listener.local_addr()?;
     tracing::info!(
         %addr,
-        issuer = %config.issuer,
-        database = %config.database_url,
-        key_reload_s = config.key_reload,
-        session_cache_s = config.session_cache,
+        issuer = %config.server.issuer,
+        database = %config.database.url,
+        key_reload_s = config.keys.key_reload,
+        session_cache_s = config.sessions.cache,
         "edgeauth listening"
     );
     println!("edgeauth listening on http://{addr}");
     std::io::stdout().flush()?;
     let reloader = {
         let state = state.clone();
-        let every = core::time::Duration::from_secs(config.key_reload);
+        let every = core::time::Duration::from_secs(config.keys.key_reload);
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(every);
             ticks.tick().await;
@@ -294,7 +298,7 @@ async fn shutdown() {
 async fn keys_list(config: &Config, store: &dyn Store) -> CliResult {
     let keys = tokens::list(
         store,
-        tokens::publish_for(config.access_ttl, config.key_reload),
+        tokens::publish_for(config.sessions.access_ttl, config.keys.key_reload),
     )
     .await?;
     let now = SystemClock.now();

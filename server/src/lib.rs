@@ -28,8 +28,9 @@ pub use crate::{
     auth::tokens::KeyInfo,
     clock::{Clock, ManualClock, SystemClock},
     config::{
-        Argon2Costs, Backend, Config, ConfigError, DatabaseUrl, Mode, PasswordRules, Synchronous,
-        parse_duration_ms,
+        Argon2Costs, Backend, Config, ConfigError, CookieSettings, DatabaseSettings, DatabaseUrl,
+        KeySettings, Mode, PasswordRules, PasswordSettings, ServerSettings, SessionSettings,
+        Synchronous, ThrottleSettings, parse_duration_ms,
     },
     error::{AppError, PROBLEM_JSON},
     http::app,

@@ -55,28 +55,28 @@ impl AppState {
         let keys = Keyring::load(
             &*store,
             master.clone(),
-            config.issuer.clone(),
-            config.audience.clone(),
-            tokens::publish_for(config.access_ttl, config.key_reload),
+            config.server.issuer.clone(),
+            config.server.audience.clone(),
+            tokens::publish_for(config.sessions.access_ttl, config.keys.key_reload),
             now,
         )
         .await?;
         let hasher = PasswordHasher::new(
-            config.argon2,
-            config.hash_concurrency,
-            config.hash_queue,
-            config.hash_wait_ms,
+            config.passwords.argon2,
+            config.passwords.hash_concurrency,
+            config.passwords.hash_queue,
+            config.passwords.hash_wait_ms,
         )
         .await?;
         Ok(Self {
-            policy: Arc::new(PasswordPolicy::new(config.password)),
+            policy: Arc::new(PasswordPolicy::new(config.passwords.rules)),
             successor: Arc::new(SuccessorKey::new(master.derive("refresh-successor"))),
             limiter: Arc::new(LoginLimiter::new(
-                config.login_max_failures,
-                config.login_window,
+                config.throttle.login_max_failures,
+                config.throttle.login_window,
                 master.derive("login-throttle"),
             )),
-            sessions: Arc::new(SessionCache::new(config.session_cache)),
+            sessions: Arc::new(SessionCache::new(config.sessions.cache)),
             config: Arc::new(config),
             store,
             clock,
@@ -130,10 +130,10 @@ impl AppState {
 
     pub(crate) fn session_policy(&self) -> SessionPolicy {
         SessionPolicy {
-            refresh_ttl: self.config.refresh_ttl,
-            lifetime: self.config.session_lifetime,
-            grace: self.config.refresh_reuse_grace,
-            max_sessions: self.config.max_sessions,
+            refresh_ttl: self.config.sessions.refresh_ttl,
+            lifetime: self.config.sessions.lifetime,
+            grace: self.config.sessions.reuse_grace,
+            max_sessions: self.config.sessions.max_per_user,
         }
     }
 }

@@ -173,7 +173,7 @@ async fn pair(state: &AppState, mut granted: Granted, now: u64) -> Result<TokenP
         access_token(state, &granted.user_id, &granted.session_id, direct, now).await?;
     Ok(TokenPair {
         access_token,
-        expires_in: state.config.access_ttl,
+        expires_in: state.config.sessions.access_ttl,
         granted,
     })
 }
@@ -194,14 +194,14 @@ async fn access_token(
     };
     let jti: [u8; 16] = random()?;
     let claims = Claims {
-        iss: state.config.issuer.clone(),
-        aud: vec![state.config.audience.clone()],
+        iss: state.config.server.issuer.clone(),
+        aud: vec![state.config.server.audience.clone()],
         sub: user_id.to_owned(),
         sid: session_id.to_owned(),
         jti: b64(&jti),
         iat: now,
         nbf: now,
-        exp: now.saturating_add(state.config.access_ttl),
+        exp: now.saturating_add(state.config.sessions.access_ttl),
         roles: grants.roles,
         perms: grants.perms,
         tid: None,

@@ -177,7 +177,7 @@ fn presented_refresh(
             return RefreshToken::parse(token.expose()).map(Some);
         }
     }
-    match extract::cookie(headers, &state.config.refresh_cookie) {
+    match extract::cookie(headers, &state.config.cookies.refresh_name) {
         Some(token) => {
             extract::check_origin(state, headers)?;
             RefreshToken::parse(token).map(Some)

@@ -20,7 +20,7 @@ fn build(
     same_site: &str,
     max_age: u64,
 ) -> String {
-    let secure = if state.config.cookie_secure {
+    let secure = if state.config.cookies.secure {
         "; Secure"
     } else {
         ""
@@ -43,18 +43,18 @@ pub(crate) fn set_pair(
         headers,
         build(
             state,
-            &c.access_cookie,
+            &c.cookies.access_name,
             access_token,
             "/",
             "Lax",
-            c.access_ttl,
+            c.sessions.access_ttl,
         ),
     );
     set(
         headers,
         build(
             state,
-            &c.refresh_cookie,
+            &c.cookies.refresh_name,
             refresh_token,
             "/auth",
             "Strict",
@@ -66,9 +66,12 @@ pub(crate) fn set_pair(
 /// Clears both cookies.
 pub(crate) fn clear(headers: &mut HeaderMap, state: &AppState) {
     let c = &state.config;
-    set(headers, build(state, &c.access_cookie, "", "/", "Lax", 0));
     set(
         headers,
-        build(state, &c.refresh_cookie, "", "/auth", "Strict", 0),
+        build(state, &c.cookies.access_name, "", "/", "Lax", 0),
+    );
+    set(
+        headers,
+        build(state, &c.cookies.refresh_name, "", "/auth", "Strict", 0),
     );
 }

@@ -19,6 +19,7 @@ const PREFLIGHT_MAX_AGE: u64 = 600;
 /// The CORS layer for the `/auth/*` routes.
 pub(crate) fn layer(config: &Config) -> CorsLayer {
     let origins = config
+        .cookies
         .allowed_origins
         .iter()
         .filter_map(|o| HeaderValue::from_str(o).ok());

@@ -112,7 +112,7 @@ pub(crate) fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), 
                 .and_then(origin_of)
         });
     match origin {
-        Some(origin) if state.config.allowed_origins.contains(&origin) => Ok(()),
+        Some(origin) if state.config.cookies.allowed_origins.contains(&origin) => Ok(()),
         _ => Err(AppError::CsrfRejected),
     }
 }
@@ -130,7 +130,7 @@ pub(crate) fn access_token<'a>(
     Ok(edgeauth_core::access_token(
         authorization,
         cookie_headers(headers),
-        &state.config.access_cookie,
+        &state.config.cookies.access_name,
     ))
 }
 

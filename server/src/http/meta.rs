@@ -26,8 +26,10 @@ async fn jwks(State(state): State<AppState>) -> Result<Response, AppError> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={}", state.config.jwks_max_age))
-    {
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "public, max-age={}",
+        state.config.keys.jwks_max_age
+    )) {
         headers.insert(header::CACHE_CONTROL, v);
     }
     Ok(response)

@@ -30,7 +30,7 @@ use crate::{
 
 /// The whole application, ready to serve or to drive with `oneshot`.
 pub fn app(state: AppState) -> Router {
-    let body_limit = state.config.body_limit;
+    let body_limit = state.config.server.body_limit;
     let cors = cors::layer(&state.config);
     Router::new()
         .merge(auth::router().merge(account::router()).layer(cors))

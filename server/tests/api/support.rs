@@ -146,9 +146,9 @@ impl Drop for TempDir {
 /// Opens and migrates the store a configuration names.
 pub async fn open(config: &Config) -> AnyStore {
     let store = connect_store(
-        &config.database_url,
-        config.sqlite_synchronous,
-        config.database_pool_size,
+        &config.database.url,
+        config.database.sqlite_synchronous,
+        config.database.pool_size,
     )
     .await
     .unwrap();

@@ -1,0 +1,67 @@
+//! Browser-facing settings: the cookies and the origins allowed to use them.
+
+use super::{ConfigError, Mode, raw::Raw, raw::origin_of};
+
+/// The session cookies and the origins that may send them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieSettings {
+    /// `EDGEAUTH_COOKIE_SECURE`: mark cookies `Secure`, default true; must
+    /// not be false in production.
+    pub secure: bool,
+    /// `EDGEAUTH_ALLOWED_ORIGINS`: comma-separated origins (a TOML array
+    /// also works) that may call `/auth/*` with cookies; default the
+    /// issuer's origin.
+    pub allowed_origins: Vec<String>,
+    /// `EDGEAUTH_ACCESS_COOKIE`: the access token's cookie, default
+    /// `edgeauth_session`.
+    pub access_name: String,
+    /// `EDGEAUTH_REFRESH_COOKIE`: the refresh token's cookie, default
+    /// `edgeauth_refresh`.
+    pub refresh_name: String,
+}
+
+impl CookieSettings {
+    pub(super) fn read(raw: &mut Raw, mode: Mode, issuer: &str) -> Result<Self, ConfigError> {
+        let secure = raw.bool("COOKIE_SECURE", true)?;
+        if mode == Mode::Production && !secure {
+            return Err(ConfigError::new(
+                "COOKIE_SECURE",
+                "must not be false in production mode",
+            ));
+        }
+        Ok(Self {
+            secure,
+            allowed_origins: raw
+                .parse_opt("ALLOWED_ORIGINS", origins)?
+                .unwrap_or_else(|| origin_of(issuer).into_iter().collect()),
+            access_name: raw.parse("ACCESS_COOKIE", "edgeauth_session".into(), cookie_name)?,
+            refresh_name: raw.parse("REFRESH_COOKIE", "edgeauth_refresh".into(), cookie_name)?,
+        })
+    }
+}
+
+fn origins(v: &str) -> Result<Vec<String>, String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let s = s.trim_end_matches('/');
+            origin_of(s).filter(|o| o.len() == s.len()).ok_or_else(|| {
+                format!("must be comma-separated origins like https://app.example, got \"{s}\"")
+            })
+        })
+        .collect()
+}
+
+fn cookie_name(v: &str) -> Result<String, String> {
+    let ok = !v.is_empty()
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+    if ok {
+        Ok(v.to_owned())
+    } else {
+        Err(format!(
+            "must be a cookie name of letters, digits, '_', '-' or '.', got \"{v}\""
+        ))
+    }
+}
