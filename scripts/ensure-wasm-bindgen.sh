@@ -26,25 +26,6 @@ if [ -z "$version" ]; then
   exit 1
 fi
 
-matches() { [ -x "$1" ] && [ "$("$1" --version 2>/dev/null)" = "wasm-bindgen $version" ]; }
-
-found() {
-  local candidate
-  for candidate in "$(command -v wasm-bindgen || true)" "${CARGO_HOME:-$HOME/.cargo}/bin/wasm-bindgen"; do
-    if [ -n "$candidate" ] && matches "$candidate"; then echo "$candidate"; return 0; fi
-  done
-  return 1
-}
-
-found && exit 0
-# Another run (scripts/test.sh's background install) may be at it: wait.
-tools_lock
-found && exit 0
-echo "ensure-wasm-bindgen: installing wasm-bindgen-cli $version (several minutes)" >&2
-tools_install wasm-bindgen-cli --version "$version"
-installed="${CARGO_HOME:-$HOME/.cargo}/bin/wasm-bindgen"
-if ! matches "$installed"; then
-  echo "ensure-wasm-bindgen: $installed is not wasm-bindgen $version" >&2
-  exit 1
-fi
-echo "$installed"
+# Without --locked: the CLI's own lockfile pins a crate the registry mirror
+# lacks.
+tools_ensure wasm-bindgen "wasm-bindgen $version" wasm-bindgen-cli --version "$version"

@@ -23,3 +23,29 @@ tools_install() {
   CARGO_TARGET_DIR="${EDGEAUTH_TOOLS_TARGET_DIR:-$TOOLS_DIR/tools-target}" \
     cargo install -q "$@" >&2
 }
+
+# tools_ensure NAME VERSION_LINE CARGO_INSTALL_ARGS...: prints the path of
+# NAME (on PATH or in cargo's bin) whose `--version` prints VERSION_LINE,
+# installing it with `cargo install CARGO_INSTALL_ARGS...` when there is
+# none. A concurrent install of it is waited for, not repeated.
+tools_ensure() {
+  local name="$1" want="$2"
+  shift 2
+  tools_found "$name" "$want" && return 0
+  tools_lock
+  tools_found "$name" "$want" && return 0
+  echo "installing $name ($want; several minutes)" >&2
+  tools_install "$@"
+  tools_found "$name" "$want" || { echo "$name: the installed one is not $want" >&2; return 1; }
+}
+
+tools_found() {
+  local candidate
+  for candidate in "$(command -v "$1" || true)" "${CARGO_HOME:-$HOME/.cargo}/bin/$1"; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ] && [ "$("$candidate" --version 2>/dev/null)" = "$2" ]; then
+      echo "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
