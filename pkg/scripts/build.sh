@@ -27,8 +27,8 @@ target_dir="${CARGO_TARGET_DIR:-$root/target}"
 wasm_opt="$pkg/node_modules/.bin/wasm-opt"
 esbuild="$pkg/node_modules/.bin/esbuild"
 # wasm-opt passes, chosen by measurement (docs/measurements.md, npm
-# package, "Build settings, chosen by measurement"). -O3, but no inlining of a function merely because it has
-# one caller: that glued the whole signature check (decompression, the
+# package, "Build settings, chosen by measurement"). -O3, but no inlining
+# of a function merely because it has one caller: that glued the whole signature check (decompression, the
 # double-base scalar multiplication and its loop) into one 16 KB function,
 # which V8 then recompiled with TurboFan during the first verification, and
 # Node waits for that compilation at exit (about 10 ms of the start-up).
