@@ -26,7 +26,7 @@ if [ -z "${WASM_BINDGEN_BIN:-}" ] && [ -x ../scripts/ensure-wasm-bindgen.sh ]; t
   export WASM_BINDGEN_BIN
 fi
 
-# Release settings chosen by measurement (README.md, "Measured"): speed
+# Release settings chosen by measurement (docs/measurements.md, edge gate): speed
 # first, the upload stays well under its 256 KiB gzip budget.
 export CARGO_PROFILE_RELEASE_OPT_LEVEL="${CARGO_PROFILE_RELEASE_OPT_LEVEL:-3}"
 export CARGO_PROFILE_RELEASE_LTO="${CARGO_PROFILE_RELEASE_LTO:-fat}"

@@ -1,5 +1,5 @@
 // Uncached verification speed of builds of this package side by side, in
-// one process (README.md, "Build settings, chosen by measurement"): the
+// one process (docs/measurements.md, npm package, "Build settings"): the
 // quick comparison behind that table; bench/run.mjs measures the budgets.
 //
 //   node bench/speed.mjs [--rounds N] LABEL=DIR...

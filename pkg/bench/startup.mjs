@@ -1,5 +1,5 @@
-// Start-up cost of builds of this package side by side (README.md, "Build
-// settings, chosen by measurement"): the same script as bench/run.mjs's
+// Start-up cost of builds of this package side by side (docs/measurements.md,
+// npm package, "Build settings, chosen by measurement"): the same script as bench/run.mjs's
 // start-up budget (import, new Verifier, one verification), run against
 // several copies of the package, interleaved with a bare `node -e ''`.
 //

@@ -5,7 +5,7 @@
 #      installs it when missing, which takes minutes once);
 #   2. crates/edgeauth-wasm for wasm32-unknown-unknown with the root
 #      Cargo.toml's `wasm-release` profile (settings chosen by measurement,
-#      see README.md "Build settings, chosen by measurement");
+#      see docs/measurements.md, npm package);
 #   3. scripts/no-multivalue.mjs: keeps wasm-bindgen's exports to one result
 #      each (V8 11 compiles a TurboFan wrapper for every other signature at
 #      start-up);
@@ -16,8 +16,8 @@
 #   6. the results into pkg/dist/ (git-ignored build output);
 #   7. dist/node.js, the Node entry: src/node.js, src/api.js and the
 #      wasm-bindgen glue in one ES module (esbuild, not minified), which
-#      saves Node about 1 ms of module loading at every start (README.md,
-#      "Build settings, chosen by measurement").
+#      saves Node about 1 ms of module loading at every start (docs/measurements.md,
+#      npm package, "Build settings, chosen by measurement").
 #
 # Honours CARGO_TARGET_DIR (default <repo>/target). Needs `npm install` first.
 set -euo pipefail
@@ -26,9 +26,9 @@ root="$(cd "$pkg/.." && pwd)"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 wasm_opt="$pkg/node_modules/.bin/wasm-opt"
 esbuild="$pkg/node_modules/.bin/esbuild"
-# wasm-opt passes, chosen by measurement (README.md "Build settings, chosen
-# by measurement"). -O3, but no inlining of a function merely because it has
-# one caller: that glued the whole signature check (decompression, the
+# wasm-opt passes, chosen by measurement (docs/measurements.md, npm
+# package, "Build settings, chosen by measurement"). -O3, but no inlining
+# of a function merely because it has one caller: that glued the whole signature check (decompression, the
 # double-base scalar multiplication and its loop) into one 16 KB function,
 # which V8 then recompiled with TurboFan during the first verification, and
 # Node waits for that compilation at exit (about 10 ms of the start-up).

@@ -5,7 +5,7 @@
 // results that do not fit one value (strings, Results) behind a return
 // pointer instead of rewriting those exports to return several values.
 //
-// Why (README.md, "Build settings, chosen by measurement"): V8 11 (Node 20)
+// Why (docs/measurements.md, npm package, "Where the start-up time goes"): V8 11 (Node 20)
 // can call an export through its generic JS-to-wasm wrapper only when the
 // export returns at most one value; for every other signature it compiles a
 // wrapper with TurboFan when the module is compiled. The multi-value exports

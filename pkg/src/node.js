@@ -5,7 +5,7 @@
 // node:fs comes from process.getBuiltinModule (Node >= 20.16) rather than
 // `import ... from 'node:fs'`: the ES-module view of node:fs loads
 // fs/promises and the streams with it, which cost about 2 ms of every start
-// (README.md, "Where the start-up time goes"). On an older runtime without
+// (docs/measurements.md, "Where the start-up time goes"). On an older runtime without
 // it, the module is loaded asynchronously instead and init() must be
 // awaited, as in browsers.
 import { initSync } from '../dist/edgeauth_wasm.js';

@@ -11,7 +11,7 @@
 //
 // --compare adds (e): another build of the gate (say, the last commit's,
 // built in a copy of the tree with a CARGO_TARGET_DIR of its own: see
-// README.md, "Measured") with the valid token, in the same rounds, so a
+// docs/measurements.md, edge gate) with the valid token, in the same rounds, so a
 // change is measured side by side rather than across runs.
 //
 // Needs `wrk` (Debian package) and `npm install` in worker/.
