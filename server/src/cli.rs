@@ -211,7 +211,7 @@ async fn dispatch(command: Command, config: Config) -> CliResult {
         Command::Keys(KeysCommand::List) => keys_list(&config, &*store).await,
         Command::Keys(KeysCommand::Rotate) => {
             let state = state(&config, &store).await?;
-            let kid = state.rotate_keys().await?;
+            let kid = state.keys.rotate(&*store, state.now()).await?;
             println!(
                 "new signing key {kid}; the previous key stays published until its tokens expire"
             );
@@ -345,7 +345,9 @@ async fn users_create(
     std::io::stdin().read_line(&mut line)?;
     let password = SecretString::new(line.trim_end_matches(['\r', '\n']));
     let state = state(config, store).await?;
-    let user = auth::register(&state, email, &password, name, state.now())
+    let user = state
+        .accounts
+        .register(email, &password, name, state.now())
         .await
         .map_err(describe)?;
     for role in roles {

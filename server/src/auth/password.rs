@@ -169,6 +169,7 @@ impl PasswordHasher {
     }
 
     /// How many argon2 verifications this hasher has performed.
+    #[cfg(test)]
     pub(crate) fn verifications(&self) -> u64 {
         self.verifications.load(Ordering::Relaxed)
     }

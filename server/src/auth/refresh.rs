@@ -92,6 +92,10 @@ pub(crate) struct Granted {
     pub(crate) expires_at: u64,
     /// The user's directly granted roles, when the store already read them.
     pub(crate) roles: Option<Vec<String>>,
+    /// How the user authenticated at sign-in, as stored on the session.
+    pub(crate) amr: Vec<String>,
+    /// The session's tenant, as stored on the session.
+    pub(crate) tid: Option<String>,
 }
 
 /// Starts a session (a new family) for a user who just signed in.
@@ -119,7 +123,7 @@ pub(crate) async fn start(
                 expires_at,
                 absolute_expires_at: absolute,
                 user_agent,
-                amr,
+                amr: amr.clone(),
                 tid: None,
                 token_hash: token.hash(),
             },
@@ -142,6 +146,8 @@ pub(crate) async fn start(
         refresh_token: token,
         expires_at,
         roles: None,
+        amr,
+        tid: None,
     })
 }
 
@@ -225,6 +231,8 @@ fn granted(session: Session, token: RefreshToken, expires_at: u64) -> Granted {
         refresh_token: token,
         expires_at,
         roles: None,
+        amr: session.amr,
+        tid: session.tid,
     }
 }
 

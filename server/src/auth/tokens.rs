@@ -253,6 +253,14 @@ impl Keyring {
         Ok(())
     }
 
+    /// Retires the signing key, creates a new one and reloads; returns the
+    /// new kid (`keys rotate`).
+    pub(crate) async fn rotate(&self, store: &dyn Store, now: u64) -> Result<String, AppError> {
+        let kid = rotate(store, &self.master, now).await?;
+        self.reload(store, now).await?;
+        Ok(kid)
+    }
+
     async fn fresh(&self, store: &dyn Store, now: u64) -> Result<Arc<Keys>, AppError> {
         let keys = self.current();
         if now < keys.next_change {

@@ -105,7 +105,8 @@ async fn delete_session(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     if state
-        .revoke_session(&id, Some(&auth.claims.sub), auth.now)
+        .sessions
+        .revoke(&id, Some(&auth.claims.sub), auth.now)
         .await?
     {
         Ok(StatusCode::NO_CONTENT.into_response())

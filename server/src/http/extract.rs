@@ -142,7 +142,7 @@ pub(crate) async fn verify_access(
     now: u64,
 ) -> Result<(Claims, Arc<User>), AppError> {
     let claims = state.keys.verify(&*state.store, token, now).await?;
-    if let Some(user) = state.sessions.get(&claims.sid, now)
+    if let Some(user) = state.sessions.cache().get(&claims.sid, now)
         && user.id == claims.sub
     {
         return Ok((claims, user));
@@ -152,6 +152,7 @@ pub(crate) async fn verify_access(
             let user = Arc::new(user);
             state
                 .sessions
+                .cache()
                 .put(&session.id, Arc::clone(&user), session.expires_at, now);
             Ok((claims, user))
         }

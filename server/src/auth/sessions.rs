@@ -1,0 +1,194 @@
+//! Sessions: the one sign-in tail every way of signing in ends with, refresh
+//! rotation, revocation, and the access tokens they issue.
+//!
+//! How the user authenticated (`amr`) and the tenant (`tid`) are stored on
+//! the session when it starts and copied from it into every access token,
+//! the refreshed ones included.
+
+use std::sync::Arc;
+
+use edgeauth_core::Claims;
+
+use crate::{
+    error::AppError,
+    secret::{b64, random},
+    store::{Session, Store},
+};
+
+use super::{
+    refresh::{self, Granted, RefreshToken, SessionPolicy, SuccessorKey},
+    roles,
+    session_cache::SessionCache,
+    tokens::Keyring,
+};
+
+/// What every access token of this server says about its issuer.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenSettings {
+    pub(crate) issuer: String,
+    pub(crate) audience: String,
+    /// Access-token lifetime, seconds.
+    pub(crate) access_ttl: u64,
+}
+
+/// An access token with its refresh token and session.
+#[derive(Debug)]
+pub(crate) struct TokenPair {
+    pub(crate) access_token: String,
+    pub(crate) expires_in: u64,
+    pub(crate) granted: Granted,
+}
+
+/// The session service: the store, the cache of live sessions, the key that
+/// derives refresh successors, session limits, and the signing keys.
+pub(crate) struct Sessions {
+    store: Arc<dyn Store>,
+    cache: SessionCache,
+    successor: SuccessorKey,
+    policy: SessionPolicy,
+    keys: Arc<Keyring>,
+    tokens: TokenSettings,
+}
+
+impl core::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Sessions")
+            .field("policy", &self.policy)
+            .field("tokens", &self.tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sessions {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        cache: SessionCache,
+        successor: SuccessorKey,
+        policy: SessionPolicy,
+        keys: Arc<Keyring>,
+        tokens: TokenSettings,
+    ) -> Self {
+        Self {
+            store,
+            cache,
+            successor,
+            policy,
+            keys,
+            tokens,
+        }
+    }
+
+    /// The cache of live sessions (the per-request liveness check).
+    pub(crate) fn cache(&self) -> &SessionCache {
+        &self.cache
+    }
+
+    /// The sign-in tail: whatever checked the user's credentials, a new
+    /// session remembering `amr` (RFC 8176 method values), and its first
+    /// token pair.
+    pub(crate) async fn sign_in(
+        &self,
+        user_id: &str,
+        user_agent: Option<String>,
+        amr: Vec<String>,
+        now: u64,
+    ) -> Result<TokenPair, AppError> {
+        let granted = refresh::start(
+            &*self.store,
+            &self.cache,
+            self.policy,
+            user_id,
+            user_agent,
+            amr,
+            now,
+        )
+        .await?;
+        self.pair(granted, now).await
+    }
+
+    /// Rotates a refresh token into a new pair; the access token carries
+    /// the session's `amr` and `tid`.
+    pub(crate) async fn refresh(
+        &self,
+        token: &RefreshToken,
+        now: u64,
+    ) -> Result<TokenPair, AppError> {
+        let granted = refresh::rotate(
+            &*self.store,
+            &self.cache,
+            &self.successor,
+            self.policy,
+            token,
+            now,
+        )
+        .await?;
+        self.pair(granted, now).await
+    }
+
+    /// Revokes a session (only the user's own, when `user_id` is given) and
+    /// forgets it from the session cache at once.
+    pub(crate) async fn revoke(
+        &self,
+        id: &str,
+        user_id: Option<&str>,
+        now: u64,
+    ) -> Result<bool, AppError> {
+        let revoked = self.store.revoke_session(id, user_id, now).await?;
+        if revoked {
+            self.cache.forget(id);
+        }
+        Ok(revoked)
+    }
+
+    /// The session a refresh token belongs to, if the token is known.
+    pub(crate) async fn session_of(
+        &self,
+        token: &RefreshToken,
+    ) -> Result<Option<Session>, AppError> {
+        refresh::session_of(&*self.store, token).await
+    }
+
+    async fn pair(&self, mut granted: Granted, now: u64) -> Result<TokenPair, AppError> {
+        let direct = match granted.roles.take() {
+            Some(roles) => roles,
+            None => self.store.user_roles(&granted.user_id).await?,
+        };
+        let grants = if direct.is_empty() {
+            roles::Grants::default()
+        } else {
+            roles::expand(&direct, &self.store.role_definitions().await?)
+        };
+        let jti: [u8; 16] = random()?;
+        let claims = access_claims(&self.tokens, &granted, grants, b64(&jti), now);
+        Ok(TokenPair {
+            access_token: self.keys.mint(&claims)?,
+            expires_in: self.tokens.access_ttl,
+            granted,
+        })
+    }
+}
+
+/// The claims of an access token for a session: its effective roles and
+/// permissions, and the session's `amr` and `tid`.
+fn access_claims(
+    settings: &TokenSettings,
+    granted: &Granted,
+    grants: roles::Grants,
+    jti: String,
+    now: u64,
+) -> Claims {
+    Claims {
+        iss: settings.issuer.clone(),
+        aud: vec![settings.audience.clone()],
+        sub: granted.user_id.clone(),
+        sid: granted.session_id.clone(),
+        jti,
+        iat: now,
+        nbf: now,
+        exp: now.saturating_add(settings.access_ttl),
+        roles: grants.roles,
+        perms: grants.perms,
+        tid: granted.tid.clone(),
+        amr: Some(granted.amr.clone()),
+    }
+}
