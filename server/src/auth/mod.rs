@@ -3,6 +3,7 @@
 //! what it needs; nothing here sees the application state.
 
 pub(crate) mod accounts;
+pub(crate) mod admin;
 pub(crate) mod limiter;
 pub(crate) mod password;
 pub(crate) mod refresh;
@@ -13,7 +14,7 @@ pub(crate) mod tokens;
 
 use crate::{error::AppError, secret::SecretString};
 
-pub(crate) use accounts::{Accounts, normalize_email};
+pub(crate) use accounts::Accounts;
 pub(crate) use sessions::{Sessions, TokenPair};
 
 /// The `amr` value of a password sign-in (RFC 8176).
