@@ -123,11 +123,11 @@ impl AppState {
 
     /// Rereads the signing keys (the server does this every `KEY_RELOAD`).
     pub async fn reload_keys(&self) -> Result<(), AppError> {
-        self.keys.reload(&*self.store, self.now()).await
+        Ok(self.keys.reload(&*self.store, self.now()).await?)
     }
 
     /// Retires the signing key and creates a new one; returns its kid.
     pub async fn rotate_keys(&self) -> Result<String, AppError> {
-        self.keys.rotate(&*self.store, self.now()).await
+        Ok(self.keys.rotate(&*self.store, self.now()).await?)
     }
 }

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use crate::{
-    error::AppError,
     secret::{SecretString, random},
     store::{Store, StoreError, User},
 };
 
 use super::{
+    AuthError,
     limiter::LoginLimiter,
     password::{PasswordHasher, PasswordPolicy},
 };
@@ -31,13 +31,9 @@ impl core::fmt::Debug for Accounts {
 }
 
 /// Normalises an email (trim, lowercase) and checks its shape.
-pub(crate) fn normalize_email(raw: &str) -> Result<String, AppError> {
+pub(crate) fn normalize_email(raw: &str) -> Result<String, AuthError> {
     let email = raw.trim().to_lowercase();
-    let invalid = || AppError::Unprocessable {
-        code: "invalid_email",
-        detail: "the email address is not valid".into(),
-    };
-    let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
+    let (local, domain) = email.rsplit_once('@').ok_or(AuthError::InvalidEmail)?;
     let ok = email.len() <= 254
         && !local.is_empty()
         && local.len() <= 64
@@ -48,20 +44,21 @@ pub(crate) fn normalize_email(raw: &str) -> Result<String, AppError> {
         && email
             .chars()
             .all(|c| !c.is_whitespace() && !c.is_control() && c != ',' && c != ';');
-    if ok { Ok(email) } else { Err(invalid()) }
+    if ok {
+        Ok(email)
+    } else {
+        Err(AuthError::InvalidEmail)
+    }
 }
 
-fn normalize_name(name: Option<String>) -> Result<Option<String>, AppError> {
+fn normalize_name(name: Option<String>) -> Result<Option<String>, AuthError> {
     let Some(name) = name else { return Ok(None) };
     let name = name.trim();
     if name.is_empty() {
         return Ok(None);
     }
     if name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(AppError::Unprocessable {
-            code: "invalid_name",
-            detail: "the name must be at most 200 characters, without control characters".into(),
-        });
+        return Err(AuthError::InvalidName);
     }
     Ok(Some(name.to_owned()))
 }
@@ -88,16 +85,16 @@ impl Accounts {
         password: &SecretString,
         name: Option<String>,
         now: u64,
-    ) -> Result<User, AppError> {
+    ) -> Result<User, AuthError> {
         let email = normalize_email(email)?;
         let name = normalize_name(name)?;
         let normalized = self
             .policy
             .check(password, &email)
-            .map_err(AppError::WeakPassword)?;
+            .map_err(AuthError::WeakPassword)?;
         let slot = self.hasher.slot().await?;
         if self.store.user_by_email(&email).await?.is_some() {
-            return Err(AppError::EmailTaken);
+            return Err(AuthError::EmailTaken);
         }
         let password_hash = self.hasher.hash(slot, normalized).await?;
         let id = uuid::Builder::from_random_bytes(random()?)
@@ -112,7 +109,7 @@ impl Accounts {
         };
         match self.store.create_user(&user).await {
             Ok(()) => Ok(user),
-            Err(StoreError::Conflict) => Err(AppError::EmailTaken),
+            Err(StoreError::Conflict) => Err(AuthError::EmailTaken),
             Err(e) => Err(e.into()),
         }
     }
@@ -125,7 +122,7 @@ impl Accounts {
         email: &str,
         password: &SecretString,
         now: u64,
-    ) -> Result<User, AppError> {
+    ) -> Result<User, AuthError> {
         // The hashing slot first: a flood is shed before it costs a lookup.
         let slot = self.hasher.slot().await?;
         let store = &*self.store;
@@ -144,7 +141,7 @@ impl Accounts {
             .await?;
         let Some(user) = user.filter(|_| verified.ok) else {
             self.limiter.failed(store, email, now).await?;
-            return Err(AppError::InvalidCredentials);
+            return Err(AuthError::InvalidCredentials);
         };
         if had_failures {
             self.limiter.succeeded(store, email).await?;

@@ -12,12 +12,12 @@ use core::fmt;
 use edgeauth_core::{NameError, check_permission_name, check_role_name};
 
 use crate::{
-    error::AppError,
     secret::SecretString,
     store::{RoleDef, Store, StoreError, User},
 };
 
 use super::{
+    AuthError,
     accounts::{Accounts, normalize_email},
     roles::{self, Grants},
 };
@@ -37,7 +37,7 @@ pub(crate) enum AdminError {
     /// No user has this email.
     NoSuchUser(String),
     /// Creating the account failed (the reasons a registration fails).
-    Account(AppError),
+    Account(AuthError),
     /// The store failed.
     Store(StoreError),
 }
@@ -59,7 +59,8 @@ impl fmt::Display for AdminError {
             Self::UndefinedRole(role) => write!(f, "role {role} is not defined; define it first"),
             Self::Cycle(role) => write!(f, "{role} would inherit itself"),
             Self::NoSuchUser(email) => write!(f, "no user with email {email}"),
-            Self::Account(e) => write!(f, "{e}"),
+            Self::Account(e @ (AuthError::Store(_) | AuthError::Internal(_))) => write!(f, "{e}"),
+            Self::Account(e) => write!(f, "{}: {e}", e.code()),
             Self::Store(e) => write!(f, "{e}"),
         }
     }

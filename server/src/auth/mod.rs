@@ -4,6 +4,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod admin;
+mod error;
 pub(crate) mod limiter;
 pub(crate) mod password;
 pub(crate) mod refresh;
@@ -12,7 +13,9 @@ pub(crate) mod session_cache;
 pub(crate) mod sessions;
 pub(crate) mod tokens;
 
-use crate::{error::AppError, secret::SecretString};
+use crate::secret::SecretString;
+
+pub(crate) use error::AuthError;
 
 pub(crate) use accounts::Accounts;
 pub(crate) use sessions::{Sessions, TokenPair};
@@ -29,7 +32,7 @@ pub(crate) async fn login(
     password: &SecretString,
     user_agent: Option<String>,
     now: u64,
-) -> Result<TokenPair, AppError> {
+) -> Result<TokenPair, AuthError> {
     let user = accounts.check_password(email, password, now).await?;
     sessions
         .sign_in(&user.id, user_agent, vec![AMR_PASSWORD.to_owned()], now)

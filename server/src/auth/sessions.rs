@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use edgeauth_core::Claims;
 
+use super::AuthError;
 use crate::{
-    error::AppError,
     secret::{b64, random},
     store::{Session, Store},
 };
@@ -92,7 +92,7 @@ impl Sessions {
         user_agent: Option<String>,
         amr: Vec<String>,
         now: u64,
-    ) -> Result<TokenPair, AppError> {
+    ) -> Result<TokenPair, AuthError> {
         let granted = refresh::start(
             &*self.store,
             &self.cache,
@@ -112,7 +112,7 @@ impl Sessions {
         &self,
         token: &RefreshToken,
         now: u64,
-    ) -> Result<TokenPair, AppError> {
+    ) -> Result<TokenPair, AuthError> {
         let granted = refresh::rotate(
             &*self.store,
             &self.cache,
@@ -132,7 +132,7 @@ impl Sessions {
         id: &str,
         user_id: Option<&str>,
         now: u64,
-    ) -> Result<bool, AppError> {
+    ) -> Result<bool, AuthError> {
         let revoked = self.store.revoke_session(id, user_id, now).await?;
         if revoked {
             self.cache.forget(id);
@@ -140,15 +140,30 @@ impl Sessions {
         Ok(revoked)
     }
 
+    /// Revokes one of the user's own sessions; `SessionNotFound` if the
+    /// user has no such live session.
+    pub(crate) async fn revoke_own(
+        &self,
+        id: &str,
+        user_id: &str,
+        now: u64,
+    ) -> Result<(), AuthError> {
+        if self.revoke(id, Some(user_id), now).await? {
+            Ok(())
+        } else {
+            Err(AuthError::SessionNotFound)
+        }
+    }
+
     /// The session a refresh token belongs to, if the token is known.
     pub(crate) async fn session_of(
         &self,
         token: &RefreshToken,
-    ) -> Result<Option<Session>, AppError> {
+    ) -> Result<Option<Session>, AuthError> {
         refresh::session_of(&*self.store, token).await
     }
 
-    async fn pair(&self, mut granted: Granted, now: u64) -> Result<TokenPair, AppError> {
+    async fn pair(&self, mut granted: Granted, now: u64) -> Result<TokenPair, AuthError> {
         let direct = match granted.roles.take() {
             Some(roles) => roles,
             None => self.store.user_roles(&granted.user_id).await?,

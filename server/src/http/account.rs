@@ -104,13 +104,9 @@ async fn delete_session(
     auth: Authenticated,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    if state
+    state
         .sessions
-        .revoke(&id, Some(&auth.claims.sub), auth.now)
-        .await?
-    {
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(AppError::NotFound("session_not_found"))
-    }
+        .revoke_own(&id, &auth.claims.sub, auth.now)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -146,7 +146,7 @@ async fn token_grant(
                 .or(params.email)
                 .ok_or_else(|| missing("username"))?;
             let password = params.password.ok_or_else(|| missing("password"))?;
-            auth::login(
+            Ok(auth::login(
                 &state.accounts,
                 &state.sessions,
                 &email,
@@ -154,14 +154,14 @@ async fn token_grant(
                 extract::user_agent(headers),
                 now,
             )
-            .await
+            .await?)
         }
         "refresh_token" => {
             let token = params
                 .refresh_token
                 .ok_or_else(|| missing("refresh_token"))?;
             let token = RefreshToken::parse(token.expose())?;
-            state.sessions.refresh(&token, now).await
+            Ok(state.sessions.refresh(&token, now).await?)
         }
         _ => Err(AppError::BadRequest {
             code: "unsupported_grant_type",
@@ -185,13 +185,13 @@ fn presented_refresh(
     if !body.iter().all(u8::is_ascii_whitespace) {
         let parsed: RefreshBody = extract::json(headers, body)?;
         if let Some(token) = parsed.refresh_token {
-            return RefreshToken::parse(token.expose()).map(Some);
+            return Ok(Some(RefreshToken::parse(token.expose())?));
         }
     }
     match extract::cookie(headers, &state.config.refresh_cookie) {
         Some(token) => {
             extract::check_origin(state, headers)?;
-            RefreshToken::parse(token).map(Some)
+            Ok(Some(RefreshToken::parse(token)?))
         }
         None => Ok(None),
     }
