@@ -7,12 +7,12 @@
 
 use std::sync::Arc;
 
-use edgeauth_core::Claims;
+use edgeauth_core::{Claims, VerifyError};
 
 use super::AuthError;
 use crate::{
     secret::{b64, random},
-    store::{Session, Store},
+    store::{Session, Store, User},
 };
 
 use super::{
@@ -76,11 +76,6 @@ impl Sessions {
             keys,
             tokens,
         }
-    }
-
-    /// The cache of live sessions (the per-request liveness check).
-    pub(crate) fn cache(&self) -> &SessionCache {
-        &self.cache
     }
 
     /// The sign-in tail: whatever checked the user's credentials, a new
@@ -153,6 +148,36 @@ impl Sessions {
         } else {
             Err(AuthError::SessionNotFound)
         }
+    }
+
+    /// Verifies an access token and checks that its session is still live
+    /// (from the cache, else the store); returns the claims and the
+    /// session's user.
+    pub(crate) async fn verify_access(
+        &self,
+        token: &str,
+        now: u64,
+    ) -> Result<(Claims, Arc<User>), AuthError> {
+        let claims = self.keys.verify(&*self.store, token, now).await?;
+        if let Some(user) = self.cache.get(&claims.sid, now)
+            && user.id == claims.sub
+        {
+            return Ok((claims, user));
+        }
+        match self.store.session_with_user(&claims.sid).await? {
+            Some((session, user)) if session.user_id == claims.sub && session.is_live(now) => {
+                let user = Arc::new(user);
+                self.cache
+                    .put(&session.id, Arc::clone(&user), session.expires_at, now);
+                Ok((claims, user))
+            }
+            _ => Err(AuthError::InvalidToken(VerifyError::Revoked)),
+        }
+    }
+
+    /// The user's live sessions.
+    pub(crate) async fn list(&self, user_id: &str, now: u64) -> Result<Vec<Session>, AuthError> {
+        Ok(self.store.user_sessions(user_id, now).await?)
     }
 
     /// The session a refresh token belongs to, if the token is known.

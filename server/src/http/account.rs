@@ -83,8 +83,8 @@ async fn sessions(
     auth: Authenticated,
 ) -> Result<Json<SessionList>, AppError> {
     let sessions = state
-        .store
-        .user_sessions(&auth.claims.sub, auth.now)
+        .sessions
+        .list(&auth.claims.sub, auth.now)
         .await?
         .into_iter()
         .map(|s| SessionView {
