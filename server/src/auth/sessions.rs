@@ -232,3 +232,51 @@ fn access_claims(
         amr: Some(granted.amr.clone()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn granted(amr: &[&str], tid: Option<&str>) -> Granted {
+        Granted {
+            session_id: "s1".into(),
+            user_id: "u1".into(),
+            refresh_token: RefreshToken::parse(&"A".repeat(43)).unwrap(),
+            expires_at: 200,
+            roles: None,
+            amr: amr.iter().map(|m| (*m).to_owned()).collect(),
+            tid: tid.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn claims_take_amr_and_tid_from_the_session() {
+        let settings = TokenSettings {
+            issuer: "https://auth.example".into(),
+            audience: "api".into(),
+            access_ttl: 60,
+        };
+        let grants = roles::Grants {
+            roles: vec!["editor".into()],
+            perms: vec!["articles.write".into()],
+        };
+        let otp = access_claims(
+            &settings,
+            &granted(&["otp", "mfa"], Some("t1")),
+            grants.clone(),
+            "j".into(),
+            100,
+        );
+        assert_eq!(otp.amr, Some(vec!["otp".to_owned(), "mfa".to_owned()]));
+        assert_eq!(otp.tid.as_deref(), Some("t1"));
+        assert_eq!((otp.sub.as_str(), otp.sid.as_str()), ("u1", "s1"));
+        assert_eq!((otp.iat, otp.nbf, otp.exp), (100, 100, 160));
+        assert_eq!(
+            (otp.roles, otp.perms),
+            (grants.roles.clone(), grants.perms.clone())
+        );
+        let pwd = access_claims(&settings, &granted(&["pwd"], None), grants, "j".into(), 100);
+        assert_eq!(pwd.amr, Some(vec!["pwd".to_owned()]));
+        assert_eq!(pwd.tid, None);
+    }
+}
