@@ -5,14 +5,13 @@ use std::{io::Write as _, path::PathBuf, process::ExitCode, sync::Arc};
 use clap::{Parser, Subcommand};
 
 use crate::{
-    auth::{self, roles, tokens},
+    auth::{admin, tokens},
     clock::{Clock, SystemClock},
     config::{Config, Mode},
-    error::AppError,
     http::app,
     secret::{MasterKey, SecretString},
     state::AppState,
-    store::{AnyStore, RoleDef, Store, User, connect_store},
+    store::{AnyStore, RoleDef, Store, connect_store},
 };
 
 /// The edgeauth issuing server and its administration commands.
@@ -215,7 +214,7 @@ async fn dispatch(command: Command, config: Config) -> CliResult {
         Command::Keys(KeysCommand::List) => keys_list(&config, &*store).await,
         Command::Keys(KeysCommand::Rotate) => {
             let state = state(&config, &store).await?;
-            let kid = state.rotate_keys().await?;
+            let kid = state.keys.rotate(&*store, state.now()).await?;
             println!(
                 "new signing key {kid}; the previous key stays published until its tokens expire"
             );
@@ -341,7 +340,7 @@ async fn users_create(
     roles: &[String],
 ) -> CliResult {
     for role in roles {
-        check_name("role", role)?;
+        admin::check_role(role)?;
     }
     eprint!("password for {email}: ");
     std::io::stderr().flush()?;
@@ -349,49 +348,24 @@ async fn users_create(
     std::io::stdin().read_line(&mut line)?;
     let password = SecretString::new(line.trim_end_matches(['\r', '\n']));
     let state = state(config, store).await?;
-    let user = auth::register(&state, email, &password, name, state.now())
-        .await
-        .map_err(describe)?;
-    for role in roles {
-        store.grant_role(&user.id, role).await?;
-    }
+    let user = admin::create_user(
+        &state.accounts,
+        &**store,
+        email,
+        &password,
+        name,
+        roles,
+        state.now(),
+    )
+    .await?;
     println!("created user {} ({})", user.email, user.id);
     Ok(())
-}
-
-/// A readable line for errors that would be problem+json over HTTP.
-fn describe(e: AppError) -> Box<dyn core::error::Error + Send + Sync> {
-    e.to_string().into()
-}
-
-fn check_name(what: &str, name: &str) -> CliResult {
-    if roles::valid_name(name) {
-        Ok(())
-    } else {
-        Err(
-            format!("invalid {what} \"{name}\": use letters, digits and _-.:* (at most 128)")
-                .into(),
-        )
-    }
-}
-
-async fn user(
-    store: &dyn Store,
-    email: &str,
-) -> Result<User, Box<dyn core::error::Error + Send + Sync>> {
-    let normalized = auth::normalize_email(email).map_err(describe)?;
-    store
-        .user_by_email(&normalized)
-        .await?
-        .ok_or_else(|| format!("no user with email {email}").into())
 }
 
 async fn roles_command(store: &dyn Store, command: RolesCommand) -> CliResult {
     match command {
         RolesCommand::Grant { email, role } => {
-            check_name("role", &role)?;
-            let user = user(store, &email).await?;
-            let new = store.grant_role(&user.id, &role).await?;
+            let (user, new) = admin::grant_role(store, &email, &role).await?;
             println!(
                 "{} {role} to {}",
                 if new { "granted" } else { "already granted" },
@@ -399,8 +373,7 @@ async fn roles_command(store: &dyn Store, command: RolesCommand) -> CliResult {
             );
         }
         RolesCommand::Revoke { email, role } => {
-            let user = user(store, &email).await?;
-            let had = store.revoke_role(&user.id, &role).await?;
+            let (user, had) = admin::revoke_role(store, &email, &role).await?;
             println!(
                 "{} {role} from {}",
                 if had { "revoked" } else { "did not have" },
@@ -412,42 +385,21 @@ async fn roles_command(store: &dyn Store, command: RolesCommand) -> CliResult {
             inherits,
             perms,
         } => {
-            check_name("role", &role)?;
-            for name in &inherits {
-                check_name("role", name)?;
-            }
-            for perm in &perms {
-                check_name("permission", perm)?;
-            }
-            let defs = store.role_definitions().await?;
-            if let Some(missing) = inherits
-                .iter()
-                .find(|r| !defs.iter().any(|d| &d.name == *r))
-            {
-                return Err(format!("role {missing} is not defined; define it first").into());
-            }
-            if roles::creates_cycle(&role, &inherits, &defs) {
-                return Err(format!("{role} would inherit itself").into());
-            }
             let def = RoleDef {
                 name: role,
                 inherits,
                 perms,
             };
-            store.define_role(&def, SystemClock.now()).await?;
-            let mut all = store.role_definitions().await?;
-            all.retain(|d| d.name != def.name);
-            all.push(def.clone());
-            let grants = roles::expand(core::slice::from_ref(&def.name), &all);
+            let name = def.name.clone();
+            let grants = admin::define_role(store, def, SystemClock.now()).await?;
             println!(
-                "defined {}: roles [{}], permissions [{}]",
-                def.name,
+                "defined {name}: roles [{}], permissions [{}]",
                 grants.roles.join(", "),
                 grants.perms.join(", ")
             );
         }
         RolesCommand::List => {
-            for def in store.role_definitions().await? {
+            for def in admin::roles(store).await? {
                 println!(
                     "{}: inherits [{}], permissions [{}]",
                     def.name,

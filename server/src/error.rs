@@ -328,6 +328,36 @@ impl From<crate::store::StoreError> for AppError {
     }
 }
 
+/// The one place where a domain error of `auth` becomes an HTTP answer;
+/// every code and status is what the endpoints have always answered.
+impl From<crate::auth::AuthError> for AppError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        use crate::auth::AuthError as E;
+        match e {
+            E::EmailTaken => Self::EmailTaken,
+            E::WeakPassword(rules) => Self::WeakPassword(rules),
+            E::InvalidEmail => Self::Unprocessable {
+                code: "invalid_email",
+                detail: "the email address is not valid".into(),
+            },
+            E::InvalidName => Self::Unprocessable {
+                code: "invalid_name",
+                detail: "the name must be at most 200 characters, without control characters"
+                    .into(),
+            },
+            E::InvalidCredentials => Self::InvalidCredentials,
+            E::TooManyAttempts(retry) => Self::TooManyAttempts(retry),
+            E::Busy(retry) => Self::Busy(retry),
+            E::InvalidRefreshToken => Self::InvalidRefreshToken,
+            E::RefreshTokenReused => Self::RefreshTokenReused,
+            E::SessionNotFound => Self::NotFound("session_not_found"),
+            E::InvalidToken(e) => Self::InvalidToken(e),
+            E::Store(e) => e.into(),
+            E::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
 impl From<crate::secret::RandomError> for AppError {
     fn from(e: crate::secret::RandomError) -> Self {
         Self::internal(e)
@@ -379,6 +409,55 @@ mod tests {
         for (error, status, code) in cases {
             assert_eq!((error.status().as_u16(), error.code()), (status, code));
         }
+    }
+
+    /// Each domain error of `auth` becomes the answer it always was.
+    #[test]
+    fn auth_errors_keep_their_status_and_code() {
+        use crate::{auth::AuthError, store::StoreError};
+        let cases: Vec<(AuthError, u16, &str)> = vec![
+            (AuthError::EmailTaken, 409, "email_taken"),
+            (
+                AuthError::WeakPassword(vec!["too_short"]),
+                422,
+                "weak_password",
+            ),
+            (AuthError::InvalidEmail, 422, "invalid_email"),
+            (AuthError::InvalidName, 422, "invalid_name"),
+            (AuthError::InvalidCredentials, 401, "invalid_credentials"),
+            (AuthError::TooManyAttempts(7), 429, "too_many_attempts"),
+            (AuthError::Busy(1), 503, "server_busy"),
+            (AuthError::InvalidRefreshToken, 401, "invalid_refresh_token"),
+            (AuthError::RefreshTokenReused, 401, "refresh_token_reused"),
+            (AuthError::SessionNotFound, 404, "session_not_found"),
+            (
+                AuthError::InvalidToken(VerifyError::Revoked),
+                401,
+                "revoked",
+            ),
+            (
+                AuthError::Store(StoreError::Unavailable("down".into())),
+                503,
+                "database_unavailable",
+            ),
+            (
+                AuthError::Store(StoreError::Conflict),
+                500,
+                "internal_error",
+            ),
+            (AuthError::internal("boom"), 500, "internal_error"),
+        ];
+        for (error, status, code) in cases {
+            assert_eq!(error.code(), code);
+            let app = AppError::from(error);
+            assert_eq!((app.status().as_u16(), app.code()), (status, code));
+        }
+        let weak = AppError::from(AuthError::WeakPassword(vec!["too_short"])).problem();
+        assert_eq!(weak.failed_rules, Some(vec!["too_short"]));
+        let retry = AppError::from(AuthError::TooManyAttempts(7)).into_response();
+        assert_eq!(retry.headers()[header::RETRY_AFTER], "7");
+        let email = AppError::from(AuthError::InvalidEmail);
+        assert_eq!(email.detail(), "the email address is not valid");
     }
 
     #[test]

@@ -1,13 +1,16 @@
-//! The application state shared by every request.
+//! The application state shared by every request: the configuration, the
+//! clock, and the services of `auth`, built here from the configuration.
 
 use std::sync::Arc;
 
 use crate::{
     auth::{
+        Accounts, Sessions,
         limiter::LoginLimiter,
         password::{PasswordHasher, PasswordPolicy},
         refresh::{SessionPolicy, SuccessorKey},
         session_cache::SessionCache,
+        sessions::TokenSettings,
         tokens::{self, Keyring},
     },
     clock::Clock,
@@ -17,20 +20,16 @@ use crate::{
     store::Store,
 };
 
-/// Everything a handler needs: configuration, store, clock, keys, hasher.
-/// Cheap to clone (a few reference counts).
+/// Everything a handler needs: configuration, clock, store and the
+/// services. Cheap to clone (a few reference counts).
 #[derive(Clone)]
 pub struct AppState {
     pub(crate) config: Arc<Config>,
-    pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) accounts: Arc<Accounts>,
+    pub(crate) sessions: Arc<Sessions>,
     pub(crate) keys: Arc<Keyring>,
-    pub(crate) hasher: Arc<PasswordHasher>,
-    pub(crate) policy: Arc<PasswordPolicy>,
-    pub(crate) successor: Arc<SuccessorKey>,
-    pub(crate) limiter: Arc<LoginLimiter>,
-    pub(crate) sessions: Arc<SessionCache>,
-    pub(crate) master: Arc<MasterKey>,
 }
 
 impl core::fmt::Debug for AppState {
@@ -52,15 +51,17 @@ impl AppState {
     ) -> Result<Self, AppError> {
         let now = clock.now();
         tokens::ensure_signing_key(&*store, &master, now).await?;
-        let keys = Keyring::load(
-            &*store,
-            master.clone(),
-            config.server.issuer.clone(),
-            config.server.audience.clone(),
-            tokens::publish_for(config.sessions.access_ttl, config.keys.key_reload),
-            now,
-        )
-        .await?;
+        let keys = Arc::new(
+            Keyring::load(
+                &*store,
+                master.clone(),
+                config.server.issuer.clone(),
+                config.server.audience.clone(),
+                tokens::publish_for(config.sessions.access_ttl, config.keys.key_reload),
+                now,
+            )
+            .await?,
+        );
         let hasher = PasswordHasher::new(
             config.passwords.argon2,
             config.passwords.hash_concurrency,
@@ -68,21 +69,40 @@ impl AppState {
             config.passwords.hash_wait_ms,
         )
         .await?;
-        Ok(Self {
-            policy: Arc::new(PasswordPolicy::new(config.passwords.rules)),
-            successor: Arc::new(SuccessorKey::new(master.derive("refresh-successor"))),
-            limiter: Arc::new(LoginLimiter::new(
+        let accounts = Accounts::new(
+            Arc::clone(&store),
+            hasher,
+            PasswordPolicy::new(config.passwords.rules),
+            LoginLimiter::new(
                 config.throttle.login_max_failures,
                 config.throttle.login_window,
                 master.derive("login-throttle"),
-            )),
-            sessions: Arc::new(SessionCache::new(config.sessions.cache)),
+            ),
+        );
+        let sessions = Sessions::new(
+            Arc::clone(&store),
+            SessionCache::new(config.sessions.cache),
+            SuccessorKey::new(master.derive("refresh-successor")),
+            SessionPolicy {
+                refresh_ttl: config.sessions.refresh_ttl,
+                lifetime: config.sessions.lifetime,
+                grace: config.sessions.reuse_grace,
+                max_sessions: config.sessions.max_per_user,
+            },
+            Arc::clone(&keys),
+            TokenSettings {
+                issuer: config.server.issuer.clone(),
+                audience: config.server.audience.clone(),
+                access_ttl: config.sessions.access_ttl,
+            },
+        );
+        Ok(Self {
             config: Arc::new(config),
-            store,
             clock,
-            keys: Arc::new(keys),
-            hasher: Arc::new(hasher),
-            master: Arc::new(master),
+            store,
+            accounts: Arc::new(accounts),
+            sessions: Arc::new(sessions),
+            keys,
         })
     }
 
@@ -103,37 +123,11 @@ impl AppState {
 
     /// Rereads the signing keys (the server does this every `KEY_RELOAD`).
     pub async fn reload_keys(&self) -> Result<(), AppError> {
-        self.keys.reload(&*self.store, self.now()).await
+        Ok(self.keys.reload(&*self.store, self.now()).await?)
     }
 
     /// Retires the signing key and creates a new one; returns its kid.
     pub async fn rotate_keys(&self) -> Result<String, AppError> {
-        let kid = tokens::rotate(&*self.store, &self.master, self.now()).await?;
-        self.reload_keys().await?;
-        Ok(kid)
-    }
-
-    /// Revokes a session (only the user's own, when `user_id` is given) and
-    /// forgets it from the session cache at once.
-    pub(crate) async fn revoke_session(
-        &self,
-        id: &str,
-        user_id: Option<&str>,
-        now: u64,
-    ) -> Result<bool, AppError> {
-        let revoked = self.store.revoke_session(id, user_id, now).await?;
-        if revoked {
-            self.sessions.forget(id);
-        }
-        Ok(revoked)
-    }
-
-    pub(crate) fn session_policy(&self) -> SessionPolicy {
-        SessionPolicy {
-            refresh_ttl: self.config.sessions.refresh_ttl,
-            lifetime: self.config.sessions.lifetime,
-            grace: self.config.sessions.reuse_grace,
-            max_sessions: self.config.sessions.max_per_user,
-        }
+        Ok(self.keys.rotate(&*self.store, self.now()).await?)
     }
 }

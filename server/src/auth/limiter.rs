@@ -8,7 +8,8 @@
 
 use core::fmt;
 
-use crate::{error::AppError, secret::hmac_sha256, store::Store};
+use super::AuthError;
+use crate::{secret::hmac_sha256, store::Store};
 
 pub(crate) struct LoginLimiter {
     max: u64,
@@ -51,13 +52,13 @@ impl LoginLimiter {
         store: &dyn Store,
         email: &str,
         now: u64,
-    ) -> Result<bool, AppError> {
+    ) -> Result<bool, AuthError> {
         let Some((failures, start)) = store.login_failures(&self.key_hash(email)).await? else {
             return Ok(false);
         };
         let end = start.saturating_add(self.window);
         if failures >= self.max && now < end {
-            return Err(AppError::TooManyAttempts(end - now));
+            return Err(AuthError::TooManyAttempts(end - now));
         }
         Ok(true)
     }
@@ -68,14 +69,14 @@ impl LoginLimiter {
         store: &dyn Store,
         email: &str,
         now: u64,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), AuthError> {
         Ok(store
             .record_login_failure(&self.key_hash(email), now, self.window)
             .await?)
     }
 
     /// Forgets the email's failures after a success.
-    pub(crate) async fn succeeded(&self, store: &dyn Store, email: &str) -> Result<(), AppError> {
+    pub(crate) async fn succeeded(&self, store: &dyn Store, email: &str) -> Result<(), AuthError> {
         Ok(store.clear_login_failures(&self.key_hash(email)).await?)
     }
 }

@@ -16,9 +16,9 @@ use argon2::{
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use unicode_normalization::UnicodeNormalization as _;
 
+use super::AuthError;
 use crate::{
     config::{Argon2Costs, PasswordRules},
-    error::AppError,
     secret::{SecretString, random},
 };
 
@@ -119,7 +119,7 @@ pub(crate) struct HashSlot(#[allow(dead_code, reason = "held, not read")] OwnedS
 
 /// argon2id with bounded concurrency: at most `concurrency` hashes run at
 /// once on blocking threads, at most `queue` requests wait, each at most
-/// `wait`; beyond that, callers get [`AppError::Busy`] at once.
+/// `wait`; beyond that, callers get [`AuthError::Busy`] at once.
 #[derive(Debug)]
 pub(crate) struct PasswordHasher {
     params: Params,
@@ -139,14 +139,14 @@ impl PasswordHasher {
         concurrency: usize,
         queue: usize,
         wait_ms: u64,
-    ) -> Result<Self, AppError> {
+    ) -> Result<Self, AuthError> {
         let params = Params::new(
             costs.memory_kib,
             costs.iterations,
             costs.parallelism,
             Some(Params::DEFAULT_OUTPUT_LEN),
         )
-        .map_err(|e| AppError::internal(format!("argon2 parameters: {e}")))?;
+        .map_err(|e| AuthError::internal(format!("argon2 parameters: {e}")))?;
         let mut hasher = Self {
             params,
             slots: Arc::new(Semaphore::new(concurrency.max(1))),
@@ -175,10 +175,10 @@ impl PasswordHasher {
     }
 
     /// Waits for a hashing slot, or refuses at once with
-    /// [`AppError::Busy`] when too many already wait or the wait is too
+    /// [`AuthError::Busy`] when too many already wait or the wait is too
     /// long. Taken before any other work of a login, so that shedding a
     /// flood costs next to nothing.
-    pub(crate) async fn slot(&self) -> Result<HashSlot, AppError> {
+    pub(crate) async fn slot(&self) -> Result<HashSlot, AuthError> {
         let queued = self.waiting.fetch_add(1, Ordering::SeqCst);
         let permit = if queued >= self.queue && self.slots.available_permits() == 0 {
             None
@@ -189,21 +189,21 @@ impl PasswordHasher {
                 .and_then(Result::ok)
         };
         self.waiting.fetch_sub(1, Ordering::SeqCst);
-        permit.map(HashSlot).ok_or(AppError::Busy(1))
+        permit.map(HashSlot).ok_or(AuthError::Busy(1))
     }
 
     /// Runs `work` on a blocking thread, holding the slot until it is done.
     async fn run<T: Send + 'static>(
         slot: HashSlot,
         work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, AppError> {
+    ) -> Result<T, AuthError> {
         tokio::task::spawn_blocking(move || {
             let out = work();
             drop(slot);
             out
         })
         .await
-        .map_err(AppError::internal)
+        .map_err(AuthError::internal)
     }
 
     /// Hashes an (already normalised) password with the current parameters.
@@ -211,7 +211,7 @@ impl PasswordHasher {
         &self,
         slot: HashSlot,
         password: SecretString,
-    ) -> Result<String, AppError> {
+    ) -> Result<String, AuthError> {
         let params = self.params.clone();
         let salt: [u8; 16] = random()?;
         Self::run(slot, move || {
@@ -220,7 +220,7 @@ impl PasswordHasher {
                 .map(|h| h.to_string())
         })
         .await?
-        .map_err(|e| AppError::internal(format!("argon2: {e}")))
+        .map_err(|e| AuthError::internal(format!("argon2: {e}")))
     }
 
     /// Verifies a login password against a stored hash, or against the
@@ -230,7 +230,7 @@ impl PasswordHasher {
         slot: HashSlot,
         password: &SecretString,
         stored: Option<&str>,
-    ) -> Result<Verified, AppError> {
+    ) -> Result<Verified, AuthError> {
         if password.expose().len() > MAX_BYTES {
             return Ok(Verified {
                 ok: false,
@@ -436,7 +436,7 @@ mod tests {
                 let _ = blocked.recv();
             }));
             let refused = hasher.slot().await;
-            assert!(matches!(refused, Err(AppError::Busy(1))), "{refused:?}");
+            assert!(matches!(refused, Err(AuthError::Busy(1))), "{refused:?}");
             release.send(()).unwrap();
             holder.await.unwrap().unwrap();
             let slot = hasher.slot().await.unwrap();

@@ -10,8 +10,8 @@
 
 use core::fmt;
 
+use super::AuthError;
 use crate::{
-    error::AppError,
     secret::{b64, b64_array, hmac_sha256, random, sha256},
     store::{NewSession, RefreshRecord, RotateOutcome, Rotation, Session, Store},
 };
@@ -29,15 +29,15 @@ impl fmt::Debug for RefreshToken {
 }
 
 impl RefreshToken {
-    fn generate() -> Result<Self, AppError> {
+    fn generate() -> Result<Self, AuthError> {
         Ok(Self(random()?))
     }
 
     /// Parses the wire form; anything else is simply not a valid token.
-    pub(crate) fn parse(text: &str) -> Result<Self, AppError> {
+    pub(crate) fn parse(text: &str) -> Result<Self, AuthError> {
         b64_array(text.trim())
             .map(Self)
-            .ok_or(AppError::InvalidRefreshToken)
+            .ok_or(AuthError::InvalidRefreshToken)
     }
 
     /// The wire form (43 base64url characters).
@@ -92,6 +92,10 @@ pub(crate) struct Granted {
     pub(crate) expires_at: u64,
     /// The user's directly granted roles, when the store already read them.
     pub(crate) roles: Option<Vec<String>>,
+    /// How the user authenticated at sign-in, as stored on the session.
+    pub(crate) amr: Vec<String>,
+    /// The session's tenant, as stored on the session.
+    pub(crate) tid: Option<String>,
 }
 
 /// Starts a session (a new family) for a user who just signed in.
@@ -103,7 +107,7 @@ pub(crate) async fn start(
     user_agent: Option<String>,
     amr: Vec<String>,
     now: u64,
-) -> Result<Granted, AppError> {
+) -> Result<Granted, AuthError> {
     let token = RefreshToken::generate()?;
     let id = uuid::Builder::from_random_bytes(random()?)
         .into_uuid()
@@ -119,7 +123,7 @@ pub(crate) async fn start(
                 expires_at,
                 absolute_expires_at: absolute,
                 user_agent,
-                amr,
+                amr: amr.clone(),
                 tid: None,
                 token_hash: token.hash(),
             },
@@ -142,6 +146,8 @@ pub(crate) async fn start(
         refresh_token: token,
         expires_at,
         roles: None,
+        amr,
+        tid: None,
     })
 }
 
@@ -160,7 +166,7 @@ pub(crate) async fn rotate(
     policy: SessionPolicy,
     presented: &RefreshToken,
     now: u64,
-) -> Result<Granted, AppError> {
+) -> Result<Granted, AuthError> {
     let hash = presented.hash();
     let child = key.successor(presented);
     let child_hash = child.hash();
@@ -189,14 +195,14 @@ pub(crate) async fn rotate(
         session, used_at, ..
     }) = store.refresh_token(&hash).await?
     else {
-        return Err(AppError::InvalidRefreshToken);
+        return Err(AuthError::InvalidRefreshToken);
     };
     if !session.is_live(now) {
-        return Err(AppError::InvalidRefreshToken);
+        return Err(AuthError::InvalidRefreshToken);
     }
     let Some(used_at) = used_at else {
         // Unused yet not rotated: the session went away in between.
-        return Err(AppError::InvalidRefreshToken);
+        return Err(AuthError::InvalidRefreshToken);
     };
     let in_window = policy.grace > 0 && now < used_at.saturating_add(policy.grace);
     if in_window
@@ -215,7 +221,7 @@ pub(crate) async fn rotate(
             "refresh token reused: session revoked"
         );
     }
-    Err(AppError::RefreshTokenReused)
+    Err(AuthError::RefreshTokenReused)
 }
 
 fn granted(session: Session, token: RefreshToken, expires_at: u64) -> Granted {
@@ -225,6 +231,8 @@ fn granted(session: Session, token: RefreshToken, expires_at: u64) -> Granted {
         refresh_token: token,
         expires_at,
         roles: None,
+        amr: session.amr,
+        tid: session.tid,
     }
 }
 
@@ -232,6 +240,6 @@ fn granted(session: Session, token: RefreshToken, expires_at: u64) -> Granted {
 pub(crate) async fn session_of(
     store: &dyn Store,
     token: &RefreshToken,
-) -> Result<Option<Session>, AppError> {
+) -> Result<Option<Session>, AuthError> {
     Ok(store.refresh_token(&token.hash()).await?.map(|r| r.session))
 }

@@ -40,15 +40,6 @@ pub(crate) fn creates_cycle(role: &str, inherits: &[String], defs: &[RoleDef]) -
     expand(inherits, &others).roles.iter().any(|r| r == role)
 }
 
-/// Role names and permissions: letters, digits and `_-.:*`, 1 to 128 bytes.
-pub(crate) fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 128
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-.:*".contains(&b))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

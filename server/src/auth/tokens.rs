@@ -12,8 +12,8 @@ use edgeauth_core::{
     SigningKey, Verifier, VerifyError,
 };
 
+use super::AuthError;
 use crate::{
-    error::AppError,
     secret::{MasterKey, b64, random, sha256},
     store::{Store, StoredKey},
 };
@@ -81,7 +81,7 @@ pub(crate) fn publish_for(access_ttl: u64, key_reload: u64) -> u64 {
 }
 
 /// A new key, sealed under the master key.
-fn new_key(master: &MasterKey, now: u64) -> Result<StoredKey, AppError> {
+fn new_key(master: &MasterKey, now: u64) -> Result<StoredKey, AuthError> {
     let kid_bytes: [u8; 12] = random()?;
     let kid = b64(&kid_bytes);
     let seed: [u8; 32] = random()?;
@@ -101,7 +101,7 @@ pub(crate) async fn ensure_signing_key(
     store: &dyn Store,
     master: &MasterKey,
     now: u64,
-) -> Result<(), AppError> {
+) -> Result<(), AuthError> {
     if store
         .signing_keys()
         .await?
@@ -122,14 +122,14 @@ pub(crate) async fn rotate(
     store: &dyn Store,
     master: &MasterKey,
     now: u64,
-) -> Result<String, AppError> {
+) -> Result<String, AuthError> {
     let key = new_key(master, now)?;
     store.rotate_key(&key, now).await?;
     Ok(key.kid)
 }
 
 /// Every key with its state.
-pub(crate) async fn list(store: &dyn Store, publish_for: u64) -> Result<Vec<KeyInfo>, AppError> {
+pub(crate) async fn list(store: &dyn Store, publish_for: u64) -> Result<Vec<KeyInfo>, AuthError> {
     let keys = store.signing_keys().await?;
     let signer = keys
         .iter()
@@ -157,7 +157,7 @@ impl Keyring {
         audience: String,
         publish_for: u64,
         now: u64,
-    ) -> Result<Self, AppError> {
+    ) -> Result<Self, AuthError> {
         let keys = Self::read(store, &master, &issuer, &audience, publish_for, now).await?;
         Ok(Self {
             keys: RwLock::new(Arc::new(keys)),
@@ -177,7 +177,7 @@ impl Keyring {
         audience: &str,
         publish_for: u64,
         now: u64,
-    ) -> Result<Keys, AppError> {
+    ) -> Result<Keys, AuthError> {
         let stored = store.signing_keys().await?;
         let mut set = KeySet::new();
         let mut signer = None;
@@ -191,13 +191,13 @@ impl Keyring {
                 next_change = next_change.min(until);
             }
             let public: [u8; 32] = key.public_key.as_slice().try_into().map_err(|_| {
-                AppError::internal(format!("signing key {} has a bad public key", key.kid))
+                AuthError::internal(format!("signing key {} has a bad public key", key.kid))
             })?;
             set.insert(key.kid.clone(), &public)
-                .map_err(|e| AppError::internal(format!("signing key {}: {e}", key.kid)))?;
+                .map_err(|e| AuthError::internal(format!("signing key {}: {e}", key.kid)))?;
             if key.retired_at.is_none() && signer.is_none() {
                 let seed = master.open(&key.kid, &key.sealed_seed).map_err(|_| {
-                    AppError::internal(format!(
+                    AuthError::internal(format!(
                         "EDGEAUTH_MASTER_KEY does not decrypt signing key {} (is it the key this database was created with?)",
                         key.kid
                     ))
@@ -205,10 +205,10 @@ impl Keyring {
                 let seed: [u8; 32] = seed
                     .as_slice()
                     .try_into()
-                    .map_err(|_| AppError::internal("a signing key seed is not 32 bytes"))?;
+                    .map_err(|_| AuthError::internal("a signing key seed is not 32 bytes"))?;
                 let signing = SigningKey::from_seed(key.kid.clone(), &seed);
                 if signing.public_key() != public {
-                    return Err(AppError::internal(format!(
+                    return Err(AuthError::internal(format!(
                         "signing key {} does not match its public key",
                         key.kid
                     )));
@@ -216,7 +216,7 @@ impl Keyring {
                 signer = Some(signing);
             }
         }
-        let signer = signer.ok_or_else(|| AppError::internal("no active signing key"))?;
+        let signer = signer.ok_or_else(|| AuthError::internal("no active signing key"))?;
         Ok(Keys {
             signer,
             jwks: set.to_jwks(),
@@ -235,7 +235,7 @@ impl Keyring {
     }
 
     /// Rereads the keys from the store.
-    pub(crate) async fn reload(&self, store: &dyn Store, now: u64) -> Result<(), AppError> {
+    pub(crate) async fn reload(&self, store: &dyn Store, now: u64) -> Result<(), AuthError> {
         let keys = Self::read(
             store,
             &self.master,
@@ -253,7 +253,15 @@ impl Keyring {
         Ok(())
     }
 
-    async fn fresh(&self, store: &dyn Store, now: u64) -> Result<Arc<Keys>, AppError> {
+    /// Retires the signing key, creates a new one and reloads; returns the
+    /// new kid (`keys rotate`).
+    pub(crate) async fn rotate(&self, store: &dyn Store, now: u64) -> Result<String, AuthError> {
+        let kid = rotate(store, &self.master, now).await?;
+        self.reload(store, now).await?;
+        Ok(kid)
+    }
+
+    async fn fresh(&self, store: &dyn Store, now: u64) -> Result<Arc<Keys>, AuthError> {
         let keys = self.current();
         if now < keys.next_change {
             return Ok(keys);
@@ -263,16 +271,16 @@ impl Keyring {
     }
 
     /// The published keys as a JWKS document.
-    pub(crate) async fn jwks(&self, store: &dyn Store, now: u64) -> Result<String, AppError> {
+    pub(crate) async fn jwks(&self, store: &dyn Store, now: u64) -> Result<String, AuthError> {
         Ok(self.fresh(store, now).await?.jwks.clone())
     }
 
     /// Signs claims with the current signing key.
-    pub(crate) fn mint(&self, claims: &Claims) -> Result<String, AppError> {
+    pub(crate) fn mint(&self, claims: &Claims) -> Result<String, AuthError> {
         self.current()
             .signer
             .sign(claims)
-            .map_err(|e| AppError::internal(format!("signing: {e}")))
+            .map_err(|e| AuthError::internal(format!("signing: {e}")))
     }
 
     fn verified_cache(
@@ -290,14 +298,14 @@ impl Keyring {
         store: &dyn Store,
         token: &str,
         now: u64,
-    ) -> Result<Claims, AppError> {
+    ) -> Result<Claims, AuthError> {
         let keys = self.fresh(store, now).await?;
         let digest = sha256(token.as_bytes());
         let cached = self.verified_cache().get(&digest).cloned();
         if let Some((claims, window)) = cached {
             // The core's reuse window: steps 8 and 9, the only ones whose
             // answer changes with time.
-            window.check(now).map_err(AppError::InvalidToken)?;
+            window.check(now).map_err(AuthError::InvalidToken)?;
             return Ok(claims);
         }
         let (claims, window) = self.verify_fully(store, &keys, token, now).await?;
@@ -315,7 +323,7 @@ impl Keyring {
         keys: &Keys,
         token: &str,
         now: u64,
-    ) -> Result<(Claims, ReuseWindow), AppError> {
+    ) -> Result<(Claims, ReuseWindow), AuthError> {
         let with_window = |verifier: &Verifier, claims: Claims| {
             let window = verifier.reuse_window(&claims);
             (claims, window)
@@ -330,7 +338,7 @@ impl Keyring {
                     match schedule.plan(Need::UnknownKey, now_ms) {
                         Plan::Start => schedule.started(now_ms),
                         Plan::Wait | Plan::Skip => {
-                            return Err(AppError::InvalidToken(VerifyError::UnknownKey));
+                            return Err(AuthError::InvalidToken(VerifyError::UnknownKey));
                         }
                     }
                 };
@@ -347,11 +355,11 @@ impl Keyring {
                 keys.verifier
                     .verify(token, now)
                     .map(|claims| with_window(&keys.verifier, claims))
-                    .map_err(AppError::InvalidToken)
+                    .map_err(AuthError::InvalidToken)
             }
             other => other
                 .map(|claims| with_window(&keys.verifier, claims))
-                .map_err(AppError::InvalidToken),
+                .map_err(AuthError::InvalidToken),
         }
     }
 

@@ -83,8 +83,8 @@ async fn sessions(
     auth: Authenticated,
 ) -> Result<Json<SessionList>, AppError> {
     let sessions = state
-        .store
-        .user_sessions(&auth.claims.sub, auth.now)
+        .sessions
+        .list(&auth.claims.sub, auth.now)
         .await?
         .into_iter()
         .map(|s| SessionView {
@@ -104,12 +104,9 @@ async fn delete_session(
     auth: Authenticated,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    if state
-        .revoke_session(&id, Some(&auth.claims.sub), auth.now)
-        .await?
-    {
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(AppError::NotFound("session_not_found"))
-    }
+    state
+        .sessions
+        .revoke_own(&id, &auth.claims.sub, auth.now)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -45,7 +45,10 @@ async fn register(
 ) -> Result<Response, AppError> {
     let now = state.now();
     let body: RegisterBody = extract::json(&headers, &body)?;
-    let user = auth::register(&state, &body.email, &body.password, body.name, now).await?;
+    let user = state
+        .accounts
+        .register(&body.email, &body.password, body.name, now)
+        .await?;
     let view = UserView::new(&user, Vec::new(), Vec::new());
     Ok((
         StatusCode::CREATED,
@@ -143,14 +146,22 @@ async fn token_grant(
                 .or(params.email)
                 .ok_or_else(|| missing("username"))?;
             let password = params.password.ok_or_else(|| missing("password"))?;
-            auth::login(state, &email, &password, extract::user_agent(headers), now).await
+            Ok(auth::login(
+                &state.accounts,
+                &state.sessions,
+                &email,
+                &password,
+                extract::user_agent(headers),
+                now,
+            )
+            .await?)
         }
         "refresh_token" => {
             let token = params
                 .refresh_token
                 .ok_or_else(|| missing("refresh_token"))?;
             let token = RefreshToken::parse(token.expose())?;
-            auth::refresh(state, &token, now).await
+            Ok(state.sessions.refresh(&token, now).await?)
         }
         _ => Err(AppError::BadRequest {
             code: "unsupported_grant_type",
@@ -174,13 +185,13 @@ fn presented_refresh(
     if !body.iter().all(u8::is_ascii_whitespace) {
         let parsed: RefreshBody = extract::json(headers, body)?;
         if let Some(token) = parsed.refresh_token {
-            return RefreshToken::parse(token.expose()).map(Some);
+            return Ok(Some(RefreshToken::parse(token.expose())?));
         }
     }
     match extract::cookie(headers, &state.config.cookies.refresh_name) {
         Some(token) => {
             extract::check_origin(state, headers)?;
-            RefreshToken::parse(token).map(Some)
+            Ok(Some(RefreshToken::parse(token)?))
         }
         None => Ok(None),
     }
@@ -193,7 +204,7 @@ async fn refresh(
 ) -> Result<Response, AppError> {
     let now = state.now();
     let token = presented_refresh(&state, &headers, &body)?.ok_or(AppError::InvalidRefreshToken)?;
-    let pair = auth::refresh(&state, &token, now).await?;
+    let pair = state.sessions.refresh(&token, now).await?;
     Ok(token_response(&state, &headers, &pair, now))
 }
 
@@ -211,9 +222,7 @@ async fn logout(
             Some(extract::verify_access(&state, token, now).await?.0.sid)
         }
         _ => match presented_refresh(&state, &headers, &body)? {
-            Some(refresh) => auth::refresh::session_of(&*state.store, &refresh)
-                .await?
-                .map(|s| s.id),
+            Some(refresh) => state.sessions.session_of(&refresh).await?.map(|s| s.id),
             None => match access {
                 Some((token, _)) => {
                     extract::check_origin(&state, &headers)?;
@@ -224,7 +233,7 @@ async fn logout(
         },
     };
     if let Some(id) = session_id {
-        state.revoke_session(&id, None, now).await?;
+        state.sessions.revoke(&id, None, now).await?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     cookies::clear(response.headers_mut(), &state);

@@ -9,7 +9,7 @@ use axum::{
     http::{HeaderMap, Method, header, request::Parts},
 };
 pub(crate) use edgeauth_core::TokenSource;
-use edgeauth_core::{Claims, VerifyError, cookie_value};
+use edgeauth_core::{Claims, cookie_value};
 use serde::de::DeserializeOwned;
 
 use crate::{config::origin_of, error::AppError, state::AppState, store::User};
@@ -141,22 +141,7 @@ pub(crate) async fn verify_access(
     token: &str,
     now: u64,
 ) -> Result<(Claims, Arc<User>), AppError> {
-    let claims = state.keys.verify(&*state.store, token, now).await?;
-    if let Some(user) = state.sessions.get(&claims.sid, now)
-        && user.id == claims.sub
-    {
-        return Ok((claims, user));
-    }
-    match state.store.session_with_user(&claims.sid).await? {
-        Some((session, user)) if session.user_id == claims.sub && session.is_live(now) => {
-            let user = Arc::new(user);
-            state
-                .sessions
-                .put(&session.id, Arc::clone(&user), session.expires_at, now);
-            Ok((claims, user))
-        }
-        _ => Err(AppError::InvalidToken(VerifyError::Revoked)),
-    }
+    Ok(state.sessions.verify_access(token, now).await?)
 }
 
 /// A request with a valid access token whose session is live. For

@@ -220,6 +220,22 @@ async fn cli_users_roles_and_keys() {
     )
     .await;
     assert!(!success && err.contains("inherit itself"), "{err}");
+    // Names follow the core's grammar: no rule could ever require `adm*`.
+    let (success, _, err) = run(&dir, env, &["roles", "define", "adm*"], "").await;
+    assert!(
+        !success && err.contains("invalid role \"adm*\": a role name cannot contain '*'"),
+        "{err}"
+    );
+    let (success, _, err) = run(&dir, env, &["roles", "define", "ops", "--perm", "art*"], "").await;
+    assert!(
+        !success && err.contains("invalid permission \"art*\""),
+        "{err}"
+    );
+    let listed = ok(run(&dir, env, &["roles", "list"], "").await);
+    assert!(
+        !listed.contains("adm*") && !listed.contains("ops"),
+        "{listed}"
+    );
 
     let (success, _, err) = run(
         &dir,
@@ -243,6 +259,14 @@ async fn cli_users_roles_and_keys() {
         &format!("{PASSWORD}\n"),
     )
     .await);
+    let (success, _, err) = run(
+        &dir,
+        env,
+        &["roles", "grant", "cli@example.com", "beta*"],
+        "",
+    )
+    .await;
+    assert!(!success && err.contains("invalid role \"beta*\""), "{err}");
     ok(run(
         &dir,
         env,

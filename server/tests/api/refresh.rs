@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::{PASSWORD, Server};
+use crate::support::{PASSWORD, Server, verify_independently};
 
 #[tokio::test]
 async fn rotation_and_reuse_after_the_window_revokes_the_family() {
@@ -223,4 +223,67 @@ async fn token_endpoint_refresh_grant_speaks_oauth() {
         )
         .await;
     assert_eq!(json_login.status, 200);
+}
+
+/// The claims of an access token, checked against the server's JWKS.
+async fn claims_of(s: &Server, token: &str) -> serde_json::Value {
+    use edgeauth_server::Clock as _;
+    let jwks = s.jwks().await.body;
+    verify_independently(&jwks, token, s.clock.now())
+}
+
+#[tokio::test]
+async fn refreshed_tokens_carry_the_sessions_amr_and_tid() {
+    use base64::Engine as _;
+    use edgeauth_server::{Clock as _, NewSession};
+    use sha2::Digest as _;
+
+    let s = Server::start(&[]).await;
+    // A password sign-in: amr ["pwd"], no tid, kept across refreshes.
+    let login = s.signed_in("amr@example.com").await;
+    let claims = claims_of(&s, &login.str("access_token")).await;
+    assert_eq!(claims["amr"], json!(["pwd"]));
+    assert!(claims.get("tid").is_none(), "{claims}");
+    let refreshed = s.refresh(&login.str("refresh_token")).await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+    let claims = claims_of(&s, &refreshed.str("access_token")).await;
+    assert_eq!(claims["amr"], json!(["pwd"]));
+
+    // A session opened another way (as a future one-time-code or OAuth
+    // sign-in would): its refreshed tokens claim what the session says.
+    let me = s.get_bearer("/auth/me", &login.str("access_token")).await;
+    let user_id = me.str("id");
+    let raw = [7u8; 32];
+    let now = s.clock.now();
+    s.store
+        .shared()
+        .create_session(
+            &NewSession {
+                id: "6f9619ff-8b86-d011-b42d-00c04fc964ff".into(),
+                user_id,
+                created_at: now,
+                expires_at: now + 3600,
+                absolute_expires_at: now + 86_400,
+                user_agent: None,
+                amr: vec!["otp".into(), "mfa".into()],
+                tid: Some("tenant-1".into()),
+                token_hash: sha2::Sha256::digest(raw).into(),
+            },
+            10,
+        )
+        .await
+        .unwrap();
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+    let refreshed = s.refresh(&token).await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+    let claims = claims_of(&s, &refreshed.str("access_token")).await;
+    assert_eq!(claims["amr"], json!(["otp", "mfa"]));
+    assert_eq!(claims["tid"], "tenant-1");
+    assert_eq!(claims["sid"], "6f9619ff-8b86-d011-b42d-00c04fc964ff");
+    // And again after a second rotation.
+    s.clock.advance(60);
+    let again = s.refresh(&refreshed.str("refresh_token")).await;
+    let claims = claims_of(&s, &again.str("access_token")).await;
+    assert_eq!(claims["amr"], json!(["otp", "mfa"]));
+    assert_eq!(claims["tid"], "tenant-1");
 }

@@ -1,0 +1,282 @@
+//! Sessions: the one sign-in tail every way of signing in ends with, refresh
+//! rotation, revocation, and the access tokens they issue.
+//!
+//! How the user authenticated (`amr`) and the tenant (`tid`) are stored on
+//! the session when it starts and copied from it into every access token,
+//! the refreshed ones included.
+
+use std::sync::Arc;
+
+use edgeauth_core::{Claims, VerifyError};
+
+use super::AuthError;
+use crate::{
+    secret::{b64, random},
+    store::{Session, Store, User},
+};
+
+use super::{
+    refresh::{self, Granted, RefreshToken, SessionPolicy, SuccessorKey},
+    roles,
+    session_cache::SessionCache,
+    tokens::Keyring,
+};
+
+/// What every access token of this server says about its issuer.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenSettings {
+    pub(crate) issuer: String,
+    pub(crate) audience: String,
+    /// Access-token lifetime, seconds.
+    pub(crate) access_ttl: u64,
+}
+
+/// An access token with its refresh token and session.
+#[derive(Debug)]
+pub(crate) struct TokenPair {
+    pub(crate) access_token: String,
+    pub(crate) expires_in: u64,
+    pub(crate) granted: Granted,
+}
+
+/// The session service: the store, the cache of live sessions, the key that
+/// derives refresh successors, session limits, and the signing keys.
+pub(crate) struct Sessions {
+    store: Arc<dyn Store>,
+    cache: SessionCache,
+    successor: SuccessorKey,
+    policy: SessionPolicy,
+    keys: Arc<Keyring>,
+    tokens: TokenSettings,
+}
+
+impl core::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Sessions")
+            .field("policy", &self.policy)
+            .field("tokens", &self.tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sessions {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        cache: SessionCache,
+        successor: SuccessorKey,
+        policy: SessionPolicy,
+        keys: Arc<Keyring>,
+        tokens: TokenSettings,
+    ) -> Self {
+        Self {
+            store,
+            cache,
+            successor,
+            policy,
+            keys,
+            tokens,
+        }
+    }
+
+    /// The sign-in tail: whatever checked the user's credentials, a new
+    /// session remembering `amr` (RFC 8176 method values), and its first
+    /// token pair.
+    pub(crate) async fn sign_in(
+        &self,
+        user_id: &str,
+        user_agent: Option<String>,
+        amr: Vec<String>,
+        now: u64,
+    ) -> Result<TokenPair, AuthError> {
+        let granted = refresh::start(
+            &*self.store,
+            &self.cache,
+            self.policy,
+            user_id,
+            user_agent,
+            amr,
+            now,
+        )
+        .await?;
+        self.pair(granted, now).await
+    }
+
+    /// Rotates a refresh token into a new pair; the access token carries
+    /// the session's `amr` and `tid`.
+    pub(crate) async fn refresh(
+        &self,
+        token: &RefreshToken,
+        now: u64,
+    ) -> Result<TokenPair, AuthError> {
+        let granted = refresh::rotate(
+            &*self.store,
+            &self.cache,
+            &self.successor,
+            self.policy,
+            token,
+            now,
+        )
+        .await?;
+        self.pair(granted, now).await
+    }
+
+    /// Revokes a session (only the user's own, when `user_id` is given) and
+    /// forgets it from the session cache at once.
+    pub(crate) async fn revoke(
+        &self,
+        id: &str,
+        user_id: Option<&str>,
+        now: u64,
+    ) -> Result<bool, AuthError> {
+        let revoked = self.store.revoke_session(id, user_id, now).await?;
+        if revoked {
+            self.cache.forget(id);
+        }
+        Ok(revoked)
+    }
+
+    /// Revokes one of the user's own sessions; `SessionNotFound` if the
+    /// user has no such live session.
+    pub(crate) async fn revoke_own(
+        &self,
+        id: &str,
+        user_id: &str,
+        now: u64,
+    ) -> Result<(), AuthError> {
+        if self.revoke(id, Some(user_id), now).await? {
+            Ok(())
+        } else {
+            Err(AuthError::SessionNotFound)
+        }
+    }
+
+    /// Verifies an access token and checks that its session is still live
+    /// (from the cache, else the store); returns the claims and the
+    /// session's user.
+    pub(crate) async fn verify_access(
+        &self,
+        token: &str,
+        now: u64,
+    ) -> Result<(Claims, Arc<User>), AuthError> {
+        let claims = self.keys.verify(&*self.store, token, now).await?;
+        if let Some(user) = self.cache.get(&claims.sid, now)
+            && user.id == claims.sub
+        {
+            return Ok((claims, user));
+        }
+        match self.store.session_with_user(&claims.sid).await? {
+            Some((session, user)) if session.user_id == claims.sub && session.is_live(now) => {
+                let user = Arc::new(user);
+                self.cache
+                    .put(&session.id, Arc::clone(&user), session.expires_at, now);
+                Ok((claims, user))
+            }
+            _ => Err(AuthError::InvalidToken(VerifyError::Revoked)),
+        }
+    }
+
+    /// The user's live sessions.
+    pub(crate) async fn list(&self, user_id: &str, now: u64) -> Result<Vec<Session>, AuthError> {
+        Ok(self.store.user_sessions(user_id, now).await?)
+    }
+
+    /// The session a refresh token belongs to, if the token is known.
+    pub(crate) async fn session_of(
+        &self,
+        token: &RefreshToken,
+    ) -> Result<Option<Session>, AuthError> {
+        refresh::session_of(&*self.store, token).await
+    }
+
+    async fn pair(&self, mut granted: Granted, now: u64) -> Result<TokenPair, AuthError> {
+        let direct = match granted.roles.take() {
+            Some(roles) => roles,
+            None => self.store.user_roles(&granted.user_id).await?,
+        };
+        let grants = if direct.is_empty() {
+            roles::Grants::default()
+        } else {
+            roles::expand(&direct, &self.store.role_definitions().await?)
+        };
+        let jti: [u8; 16] = random()?;
+        let claims = access_claims(&self.tokens, &granted, grants, b64(&jti), now);
+        Ok(TokenPair {
+            access_token: self.keys.mint(&claims)?,
+            expires_in: self.tokens.access_ttl,
+            granted,
+        })
+    }
+}
+
+/// The claims of an access token for a session: its effective roles and
+/// permissions, and the session's `amr` and `tid`.
+fn access_claims(
+    settings: &TokenSettings,
+    granted: &Granted,
+    grants: roles::Grants,
+    jti: String,
+    now: u64,
+) -> Claims {
+    Claims {
+        iss: settings.issuer.clone(),
+        aud: vec![settings.audience.clone()],
+        sub: granted.user_id.clone(),
+        sid: granted.session_id.clone(),
+        jti,
+        iat: now,
+        nbf: now,
+        exp: now.saturating_add(settings.access_ttl),
+        roles: grants.roles,
+        perms: grants.perms,
+        tid: granted.tid.clone(),
+        amr: Some(granted.amr.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn granted(amr: &[&str], tid: Option<&str>) -> Granted {
+        Granted {
+            session_id: "s1".into(),
+            user_id: "u1".into(),
+            refresh_token: RefreshToken::parse(&"A".repeat(43)).unwrap(),
+            expires_at: 200,
+            roles: None,
+            amr: amr.iter().map(|m| (*m).to_owned()).collect(),
+            tid: tid.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn claims_take_amr_and_tid_from_the_session() {
+        let settings = TokenSettings {
+            issuer: "https://auth.example".into(),
+            audience: "api".into(),
+            access_ttl: 60,
+        };
+        let grants = roles::Grants {
+            roles: vec!["editor".into()],
+            perms: vec!["articles.write".into()],
+        };
+        let otp = access_claims(
+            &settings,
+            &granted(&["otp", "mfa"], Some("t1")),
+            grants.clone(),
+            "j".into(),
+            100,
+        );
+        assert_eq!(otp.amr, Some(vec!["otp".to_owned(), "mfa".to_owned()]));
+        assert_eq!(otp.tid.as_deref(), Some("t1"));
+        assert_eq!((otp.sub.as_str(), otp.sid.as_str()), ("u1", "s1"));
+        assert_eq!((otp.iat, otp.nbf, otp.exp), (100, 100, 160));
+        assert_eq!(
+            (otp.roles, otp.perms),
+            (grants.roles.clone(), grants.perms.clone())
+        );
+        let pwd = access_claims(&settings, &granted(&["pwd"], None), grants, "j".into(), 100);
+        assert_eq!(pwd.amr, Some(vec!["pwd".to_owned()]));
+        assert_eq!(pwd.tid, None);
+    }
+}
