@@ -242,9 +242,10 @@ impl RoutePolicy {
     ///
     /// A rule is `{"methods": ["GET"], "path": "/api/*", "public": false,
     /// "require": {...}}`; `methods` defaults to every method, `public` to
-    /// false and `require` to any valid token. Unknown keys, bad patterns, bad
-    /// names, empty lists and keys given twice are refused, so a typo
-    /// cannot silently open a route.
+    /// false and `require` to any valid token. A rule naming `GET` also
+    /// covers `HEAD`. Unknown keys, bad patterns, bad names, empty lists
+    /// and keys given twice are refused, so a typo cannot silently open a
+    /// route.
     pub fn from_json(json: &str) -> Result<Self, PolicyError> {
         let mut policy = Self::default();
         let mut reader = Reader::new(json);
@@ -430,8 +431,13 @@ impl Rule {
     }
 
     fn matches(&self, method: &str, path: &[Cow<'_, str>]) -> bool {
-        let method_ok =
-            self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(method));
+        // Routers answer HEAD with the GET handler, so GET covers HEAD.
+        let head = method.eq_ignore_ascii_case("HEAD");
+        let method_ok = self.methods.is_empty()
+            || self
+                .methods
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(method) || (head && m == "GET"));
         if !method_ok
             || path.len() < self.segments.len()
             || (!self.rest && path.len() != self.segments.len())
@@ -661,6 +667,18 @@ mod tests {
                 .is_some_and(|m| m.contains("\"any_roles\" is an empty list")),
             "{message:?}"
         );
+    }
+
+    #[test]
+    fn get_covers_head() {
+        let policy =
+            RoutePolicy::from_json(r#"[{"methods":["get"],"path":"/a","public":true}]"#).unwrap();
+        assert_eq!(policy.route("HEAD", "/a"), Ok(Route::Public));
+        assert_eq!(policy.route("head", "/a"), Ok(Route::Public));
+        assert_eq!(policy.route("POST", "/a"), Err(AccessError::RouteDenied));
+        let head_only =
+            RoutePolicy::from_json(r#"[{"methods":["HEAD"],"path":"/a","public":true}]"#).unwrap();
+        assert_eq!(head_only.route("GET", "/a"), Err(AccessError::RouteDenied));
     }
 
     #[test]
