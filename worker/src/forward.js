@@ -5,15 +5,21 @@
 /**
  * `new Request(url, request)`: the method, headers, body stream and redirect
  * mode (manual, for an incoming request) carry over; the copy's headers are
- * ours to change. Every header whose name starts with `prefix` (lowercase;
- * `Headers` yields lowercase names) is removed.
+ * ours to change. Every header `strip(name)` names is removed: the gate's
+ * `X-Edgeauth-*` headers and method overrides under any spelling
+ * (`strips_header` in src/gate.rs). Only names containing `edgeauth` or
+ * `method` are asked about (`Headers` yields lowercase names, and every
+ * such spelling contains one of them), so most requests cross into wasm
+ * for none.
  */
-export function outbound(request, url, prefix) {
+export function outbound(request, url, strip) {
   const copy = new Request(url, request);
   const headers = copy.headers;
   let spoofed;
   for (const name of headers.keys()) {
-    if (name.startsWith(prefix)) (spoofed ??= []).push(name);
+    if ((name.includes('edgeauth') || name.includes('method')) && strip(name)) {
+      (spoofed ??= []).push(name);
+    }
   }
   if (spoofed !== undefined) for (const name of spoofed) headers.delete(name);
   return copy;

@@ -22,10 +22,43 @@ use crate::{
     error::Problem,
 };
 
-/// The prefix of the headers the gate owns; a client never sets them.
-/// Lowercase: the Worker's `src/forward.js` compares it with the names
-/// `Headers` yields, which are lowercase.
+/// The prefix of the headers the gate owns, in canonical form (see
+/// [`canonical_header_name`]); a client never gets one to the origin.
 pub(crate) const IDENTITY_HEADER_PREFIX: &str = "x-edgeauth-";
+
+/// Headers that ask an origin to act as if the method were another one,
+/// in canonical form; the gate decided on the request's real method, so
+/// they never reach the origin.
+pub(crate) const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
+/// A header name as origins may read it: lowercase, with `_` and `.` as
+/// `-` (CGI, WSGI, Rack and older Puma fold `X_Edgeauth_Sub` and
+/// `x-edgeauth.sub` into the same `HTTP_X_EDGEAUTH_SUB` as `X-Edgeauth-Sub`).
+pub(crate) fn canonical_header_name(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            '_' | '.' => '-',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+/// Whether a client's header is removed before forwarding, on every
+/// route: any spelling of an `X-Edgeauth-*` name (or of `X-Edgeauth`
+/// itself) and any spelling of a method override.
+///
+/// Every such name, lowercased, contains `edgeauth` or `method`:
+/// `src/forward.js` asks only about those names.
+pub(crate) fn strips_header(name: &str) -> bool {
+    let name = canonical_header_name(name);
+    name.starts_with(IDENTITY_HEADER_PREFIX)
+        || IDENTITY_HEADER_PREFIX.strip_suffix('-') == Some(name.as_str())
+        || METHOD_OVERRIDE_HEADERS.contains(&name.as_str())
+}
 
 /// The user id header.
 pub(crate) const SUB_HEADER: &str = "X-Edgeauth-Sub";
@@ -357,6 +390,21 @@ mod tests {
     }
 
     #[test]
+    fn a_get_rule_covers_head() {
+        let k1 = key("k1", 1);
+        let gate = gate_with(&[&k1]);
+        assert_eq!(gate.decide("HEAD", "/", None, NOW), Decision::Forward(None));
+        let token = k1.sign(&claims(&[])).unwrap();
+        // The POST-only rule does not stretch to HEAD.
+        assert!(denied("route_denied")(&gate.decide(
+            "HEAD",
+            "/write",
+            Some(&token),
+            NOW
+        )));
+    }
+
+    #[test]
     fn allowed_requests_carry_the_identity() {
         let k1 = key("k1", 1);
         let gate = gate_with(&[&k1]);
@@ -541,12 +589,41 @@ mod tests {
     }
 
     #[test]
-    fn the_identity_header_prefix_is_lowercase() {
-        // What src/forward.js relies on: `Headers` yields lowercase names.
-        assert_eq!(
-            IDENTITY_HEADER_PREFIX,
-            IDENTITY_HEADER_PREFIX.to_ascii_lowercase()
-        );
+    fn stripped_header_names_are_canonical() {
+        for name in [IDENTITY_HEADER_PREFIX]
+            .into_iter()
+            .chain(METHOD_OVERRIDE_HEADERS)
+        {
+            assert_eq!(canonical_header_name(name), name);
+        }
+        assert_eq!(canonical_header_name("X_Edgeauth.Sub"), "x-edgeauth-sub");
+    }
+
+    #[test]
+    fn client_spellings_of_gate_headers_are_stripped() {
+        for (name, _) in Identity(Rc::new(Claims::default())).headers() {
+            assert!(strips_header(name), "{name}");
+            assert!(strips_header(&name.replace('-', "_")), "{name}");
+            assert!(
+                strips_header(&name.to_ascii_uppercase().replace('-', ".")),
+                "{name}"
+            );
+        }
+        for name in [
+            "X-Http-Method-Override",
+            "X_METHOD_OVERRIDE",
+            "x.http.method",
+        ] {
+            assert!(strips_header(name), "{name}");
+        }
+        for name in [
+            "X-Edgeauthx-Sub",
+            "X-Request-Id",
+            "X-Http-Methods",
+            "Authorization",
+        ] {
+            assert!(!strips_header(name), "{name}");
+        }
     }
 
     #[test]

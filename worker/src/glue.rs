@@ -16,7 +16,7 @@ use worker::{
 use crate::{
     config::{Config, ConfigError},
     error::Problem,
-    gate::{Decision, Gate, IDENTITY_HEADER_PREFIX, path_and_query, path_only},
+    gate::{Decision, Gate, path_and_query, path_only, strips_header},
 };
 
 /// What the isolate keeps between requests: built from the settings on
@@ -195,8 +195,9 @@ async fn handle_unknown_key(
 }
 
 /// Carries out a decision: a denial, or the request on its way to the
-/// origin with the client's `X-Edgeauth-*` headers removed (every
-/// route) and the identity headers added (protected routes).
+/// origin with the client's `X-Edgeauth-*` and method-override headers
+/// removed, whatever their spelling (every route; see
+/// [`strips_header`]), and the identity headers added (protected routes).
 fn forward(
     gate: &Gate,
     req: &web_sys::Request,
@@ -207,8 +208,9 @@ fn forward(
         Decision::Deny(denial) => return Err(denial.problem()),
         Decision::Forward(identity) => identity,
     };
-    let outbound =
-        js::outbound(req, &gate.forward_url(url), IDENTITY_HEADER_PREFIX).map_err(internal)?;
+    let outbound = STRIP_HEADER
+        .with(|strip| js::outbound(req, &gate.forward_url(url), strip))
+        .map_err(internal)?;
     if let Some(identity) = identity {
         let headers = outbound.headers();
         for (name, value) in identity.headers() {
@@ -219,6 +221,10 @@ fn forward(
 }
 
 thread_local! {
+    /// Whether `src/forward.js` removes a header (asked only about names
+    /// that contain `edgeauth` or `method`): made once per isolate.
+    static STRIP_HEADER: Closure<dyn Fn(String) -> bool> =
+        Closure::new(|name: String| strips_header(&name));
     /// What a failed origin fetch turns into: made once per isolate and
     /// kept, so forwarding creates no closure per request.
     static ORIGIN_FAILED: Closure<dyn FnMut(JsValue) -> JsValue> = Closure::new(|error: JsValue| {
@@ -237,12 +243,12 @@ mod js {
 
     #[wasm_bindgen(module = "/src/forward.js", wasm_bindgen = worker::wasm_bindgen, js_sys = worker::js_sys)]
     extern "C" {
-        /// `new Request(url, request)` minus every header named `prefix*`.
+        /// `new Request(url, request)` minus every header `strip` names.
         #[wasm_bindgen(catch)]
         pub(super) fn outbound(
             request: &web_sys::Request,
             url: &str,
-            prefix: &str,
+            strip: &wasm_bindgen::closure::Closure<dyn Fn(String) -> bool>,
         ) -> Result<web_sys::Request, wasm_bindgen::JsValue>;
 
         /// `fetch(request).catch(on_error)`.

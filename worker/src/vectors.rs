@@ -13,7 +13,7 @@ use edgeauth_core::{Claims, KeySet, SigningKey};
 
 use crate::{
     config::{self, Config},
-    gate::{Decision, Gate},
+    gate::{self, Decision, Gate},
 };
 
 fn vector_file(name: &str) -> Value {
@@ -235,6 +235,26 @@ fn policy_vectors() {
         checked += 1;
     }
     assert!(checked > 50, "{checked}");
+}
+
+#[test]
+fn forwarded_header_vectors() {
+    let cases = vector_file("policy.json")["forwarded_headers"]["cases"].clone();
+    let cases = cases.as_array().unwrap();
+    assert!(cases.len() > 10);
+    for case in cases {
+        let name = str_of(case, "name");
+        let forwarded = case["forwarded"].as_bool().unwrap();
+        assert_eq!(!gate::strips_header(name), forwarded, "{case}");
+        if !forwarded {
+            // What src/forward.js relies on to ask about few names.
+            let lower = name.to_ascii_lowercase();
+            assert!(
+                lower.contains("edgeauth") || lower.contains("method"),
+                "{name}"
+            );
+        }
+    }
 }
 
 #[test]

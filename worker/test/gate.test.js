@@ -5,15 +5,25 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { mint, startOrigin, startWrangler, gateVars, withKid, ISSUER, WORKER_DIR } from './harness.js';
+import { mint, startOrigin, startWrangler, gateVars, withKid, ISSUER, REPO_DIR, WORKER_DIR } from './harness.js';
 
 const ROUTES = JSON.stringify([
   { path: '/public/**', public: true },
   { path: '/admin/**', require: { any_roles: ['admin'] } },
   { path: '/api/**', require: { perms: ['articles.read'] } },
+  { methods: ['GET'], path: '/docs/**', public: true },
+  { methods: ['GET'], path: '/reports/**', require: { any_roles: ['admin'] } },
 ]);
+// Header spellings and whether the gate forwards them (shared with the
+// core's, the npm package's and the gate's native tests).
+const HEADER_CASES = JSON.parse(
+  readFileSync(join(REPO_DIR, 'tests', 'vectors', 'policy.json'), 'utf8'),
+).forwarded_headers.cases;
+/** A header name as origins may read it: lowercase, `_` and `.` as `-`. */
+const canonical = (name) => name.toLowerCase().replace(/[_.]/g, '-');
 const SUB = '5f0c6b8e-1d2a-4c3b-9e4f-a1b2c3d4e5f6';
 const SID = '0b7d3c2a-9f8e-4d1c-8b7a-6e5f4d3c2b1a';
 const REFETCH_INTERVAL_MS = 60_000;
@@ -22,6 +32,7 @@ let fixtures;
 let origin;
 let gate;
 let misconfigured;
+let emptyList;
 let keyless;
 let probed;
 
@@ -29,10 +40,16 @@ before(async () => {
   fixtures = await mint();
   origin = await startOrigin({ jwks: fixtures.jwks_k1 });
   const vars = gateVars({ origin: origin.url, jwksUrl: `${origin.url}/jwks.json`, routes: ROUTES });
-  [gate, misconfigured, keyless, probed] = await Promise.all([
+  [gate, misconfigured, emptyList, keyless, probed] = await Promise.all([
     startWrangler({ name: 'gate', vars }),
     // A typo in the rules: the gate must say which setting, not crash.
     startWrangler({ name: 'misconfigured', vars: { ...vars, EDGEAUTH_ROUTES: '[{"path":"/**","requir":{}}]' } }),
+    // An empty role list once admitted any token; now it is a bad setting.
+    // Keys inline: it fetches nothing from the origin's JWKS, whose fetches are counted.
+    startWrangler({
+      name: 'empty-list',
+      vars: gateVars({ origin: origin.url, jwks: fixtures.jwks_k1, routes: '[{"path":"/**","require":{"any_roles":[]}}]' }),
+    }),
     // A JWKS URL that answers no key set.
     startWrangler({ name: 'keyless', vars: { ...vars, EDGEAUTH_JWKS_URL: `${origin.url}/not-a-jwks` } }),
     // The gate seen from inside its isolate (test/probe.js), keys inline,
@@ -49,7 +66,7 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.all([gate, misconfigured, keyless, probed].filter(Boolean).map((w) => w.stop()));
+  await Promise.all([gate, misconfigured, emptyList, keyless, probed].filter(Boolean).map((w) => w.stop()));
   await origin?.close();
 });
 
@@ -136,6 +153,82 @@ test('spoofed X-Edgeauth-* headers never reach the origin', async () => {
   echo = await response.json();
   const leaked = Object.keys(echo.headers).filter((h) => h.startsWith('x-edgeauth-'));
   assert.deepEqual(leaked, []);
+});
+
+test('no spelling of an X-Edgeauth-* or method-override header reaches the origin', async () => {
+  const sent = Object.fromEntries(HEADER_CASES.map((c, i) => [c.name, `spoof-${i}`]));
+  const check = (echo, route) => {
+    const got = new Map(Object.entries(echo.headers));
+    for (const [i, c] of HEADER_CASES.entries()) {
+      const value = got.get(c.name.toLowerCase());
+      if (c.forwarded) assert.equal(value, `spoof-${i}`, `${route}: ${c.name} (${c.description})`);
+      else assert.notEqual(value, `spoof-${i}`, `${route}: ${c.name} (${c.description})`);
+    }
+    // Whatever spells a gate or override header is the gate's own, exactly.
+    const owned = [...got.keys()].filter((name) => {
+      const n = canonical(name);
+      return n === 'x-edgeauth' || n.startsWith('x-edgeauth-') || /^x-(http-)?method(-override)?$/.test(n);
+    });
+    return Object.fromEntries(owned.map((name) => [name, got.get(name)]));
+  };
+
+  // A public route: the gate adds nothing, so nothing of the kind arrives.
+  let response = await fetch(`${gate.url}/public/page`, { method: 'POST', headers: sent, body: 'x' });
+  assert.equal(response.status, 200);
+  let echo = await response.json();
+  assert.equal(echo.method, 'POST');
+  assert.deepEqual(check(echo, 'public'), {});
+
+  // A protected route: only the gate's three identity headers.
+  response = await fetch(`${gate.url}/api/articles`, {
+    method: 'POST',
+    headers: { ...sent, ...bearer(fixtures.tokens.valid) },
+    body: 'x',
+  });
+  assert.equal(response.status, 200);
+  echo = await response.json();
+  assert.equal(echo.method, 'POST');
+  assert.deepEqual(check(echo, 'protected'), {
+    'x-edgeauth-sub': SUB,
+    'x-edgeauth-sid': SID,
+    'x-edgeauth-roles': 'editor,viewer',
+  });
+});
+
+test('a method override never reaches the origin', async () => {
+  for (const name of ['X-HTTP-Method-Override', 'x_http_method', 'X.Method.Override']) {
+    const response = await fetch(`${gate.url}/api/articles/1`, {
+      method: 'POST',
+      headers: { ...bearer(fixtures.tokens.valid), [name]: 'DELETE' },
+      body: 'x',
+    });
+    assert.equal(response.status, 200, name);
+    const echo = await response.json();
+    assert.equal(echo.method, 'POST', name);
+    const overrides = Object.keys(echo.headers).filter((h) => canonical(h).includes('method'));
+    assert.deepEqual(overrides, [], name);
+  }
+});
+
+test('a rule naming GET covers HEAD, with the same requirement', async () => {
+  let response = await fetch(`${gate.url}/docs/page`, { method: 'HEAD' });
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get('x-origin'), 'echo');
+  response = await fetch(`${gate.url}/reports/q3`, { method: 'HEAD' });
+  assert.equal(response.status, 401);
+  response = await fetch(`${gate.url}/reports/q3`, { method: 'HEAD', headers: bearer(fixtures.tokens.valid) });
+  assert.equal(response.status, 403);
+  response = await fetch(`${gate.url}/reports/q3`, { method: 'HEAD', headers: bearer(fixtures.tokens.admin) });
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get('x-origin'), 'echo');
+  // GET covers HEAD only.
+  await problem(await fetch(`${gate.url}/docs/page`, { method: 'POST', body: 'x' }), 403, 'route_denied');
+});
+
+test('an empty role list is a bad setting, not "any token"', async () => {
+  const response = await fetch(`${emptyList.url}/anything`, { headers: bearer(fixtures.tokens.valid) });
+  const body = await problem(response, 500, 'config_error');
+  assert.match(body.detail, /EDGEAUTH_ROUTES/);
 });
 
 test('an origin that hangs up: 502 bad_gateway', async () => {

@@ -212,6 +212,8 @@ pub enum PolicyError {
         /// What is wrong with it.
         reason: PolicyProblem,
     },
+    /// A top-level key (`rules` or `default`) given twice.
+    DuplicateKey(&'static str),
 }
 
 /// What is wrong with a route rule or requirement.
@@ -232,6 +234,12 @@ pub enum PolicyProblem {
     BadName(String),
     /// `public: true` together with `require`.
     PublicWithRequire,
+    /// A key given twice in a rule or in its `require` (JSON parsers
+    /// differ on which one wins, so neither does).
+    DuplicateField(&'static str),
+    /// An empty list (`methods`, `any_roles`, `all_roles` or `perms`): it
+    /// would read as "none" but match everything.
+    EmptyList(&'static str),
 }
 
 impl PolicyError {
@@ -253,6 +261,7 @@ impl fmt::Display for PolicyError {
         match self {
             Self::Json(why) => write!(f, "invalid route rules: {why}"),
             Self::Rule { index, reason } => write!(f, "invalid route rule {index}: {reason}"),
+            Self::DuplicateKey(k) => write!(f, "invalid route rules: duplicate key {}", Quoted(k)),
         }
     }
 }
@@ -275,6 +284,12 @@ impl fmt::Display for PolicyProblem {
                 Quoted(n)
             ),
             Self::PublicWithRequire => f.write_str("a public rule cannot have \"require\""),
+            Self::DuplicateField(k) => write!(f, "duplicate key {}", Quoted(k)),
+            Self::EmptyList(k) => write!(
+                f,
+                "{} is an empty list, which would read as none but match everything: name at least one or leave the key out",
+                Quoted(k)
+            ),
         }
     }
 }

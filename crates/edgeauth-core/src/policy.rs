@@ -68,7 +68,8 @@ impl Requirement {
     }
 
     /// Parses the JSON form `{"any_roles": [...], "all_roles": [...], "perms": [...]}`;
-    /// every key is optional, unknown keys are refused.
+    /// every key is optional; unknown keys, keys given twice and empty lists
+    /// are refused (`{}` admits any valid token).
     pub fn from_json(json: &str) -> Result<Self, PolicyError> {
         let mut reader = Reader::new(json);
         let requirement = Self::read(&mut reader).map_err(|e| e.at(0))?;
@@ -78,6 +79,7 @@ impl Requirement {
 
     fn read(r: &mut Reader<'_>) -> Result<Self, Problem> {
         let mut requirement = Self::new();
+        let mut seen = Seen::default();
         r.object(|r, key| {
             let (list, name, valid): (_, &'static str, NameCheck) = match &*key {
                 "any_roles" => (&mut requirement.any_roles, "any_roles", check_role_name),
@@ -85,7 +87,11 @@ impl Requirement {
                 "perms" => (&mut requirement.perms, "perms", check_permission_name),
                 _ => return Err(Problem::from(PolicyProblem::UnknownField(key.into_owned()))),
             };
+            seen.first(name).map_err(PolicyProblem::DuplicateField)?;
             let names = r.strings().map_err(|_| PolicyProblem::WrongType(name))?;
+            if names.is_empty() {
+                return Err(PolicyProblem::EmptyList(name).into());
+            }
             list.extend(checked(names, valid)?);
             Ok(())
         })?;
@@ -113,6 +119,22 @@ impl Requirement {
     /// Whether this admits any valid token.
     pub fn is_empty(&self) -> bool {
         self.any_roles.is_empty() && self.all_roles.is_empty() && self.perms.is_empty()
+    }
+}
+
+/// The keys already read in one JSON object, to refuse a key given twice
+/// (parsers differ on which one wins; ours would merge lists).
+#[derive(Default)]
+struct Seen(Vec<&'static str>);
+
+impl Seen {
+    /// `Err(key)` if `key` was seen before in this object.
+    fn first(&mut self, key: &'static str) -> Result<(), &'static str> {
+        if self.0.contains(&key) {
+            return Err(key);
+        }
+        self.0.push(key);
+        Ok(())
     }
 }
 
@@ -220,22 +242,25 @@ impl RoutePolicy {
     ///
     /// A rule is `{"methods": ["GET"], "path": "/api/*", "public": false,
     /// "require": {...}}`; `methods` defaults to every method, `public` to
-    /// false and `require` to any valid token. Unknown keys, bad patterns and
-    /// bad names are refused, so a typo cannot silently open a route.
+    /// false and `require` to any valid token. A rule naming `GET` also
+    /// covers `HEAD`. Unknown keys, bad patterns, bad names, empty lists
+    /// and keys given twice are refused, so a typo cannot silently open a
+    /// route.
     pub fn from_json(json: &str) -> Result<Self, PolicyError> {
         let mut policy = Self::default();
         let mut reader = Reader::new(json);
         match reader.peek() {
             Some(Kind::Array) => policy.rules = read_rules(&mut reader)?,
             Some(Kind::Object) => {
-                let mut seen_rules = false;
+                let mut seen = Seen::default();
                 reader.object(|r, key| match &*key {
                     "rules" => {
-                        seen_rules = true;
+                        seen.first("rules").map_err(PolicyError::DuplicateKey)?;
                         policy.rules = read_rules(r)?;
                         Ok(())
                     }
                     "default" => {
+                        seen.first("default").map_err(PolicyError::DuplicateKey)?;
                         policy.fallback = match &*r.string()? {
                             "deny" => Fallback::Deny,
                             "authenticated" => Fallback::Authenticated,
@@ -252,7 +277,7 @@ impl RoutePolicy {
                         "unknown key; expected \"rules\" or \"default\"",
                     )),
                 })?;
-                if !seen_rules {
+                if !seen.0.contains(&"rules") {
                     return Err(PolicyError::Json("missing \"rules\""));
                 }
             }
@@ -345,8 +370,17 @@ impl Rule {
         let mut pattern = None;
         let mut public = None;
         let mut require = None;
+        let mut seen = Seen::default();
         r.object(|r, key| {
-            match &*key {
+            let name = match &*key {
+                "methods" => "methods",
+                "path" => "path",
+                "public" => "public",
+                "require" => "require",
+                _ => return Err(PolicyProblem::UnknownField(key.into_owned()).into()),
+            };
+            seen.first(name).map_err(PolicyProblem::DuplicateField)?;
+            match name {
                 "methods" => {
                     methods = Some(
                         r.strings()
@@ -363,13 +397,16 @@ impl Rule {
                     }
                     require = Some(Requirement::read(r)?);
                 }
-                _ => return Err(PolicyProblem::UnknownField(key.into_owned()).into()),
+                _ => {}
             }
             Ok(())
         })?;
         let pattern = pattern.ok_or(PolicyProblem::MissingField("path"))?;
         let (segments, rest) =
             parse_pattern(&pattern).ok_or_else(|| PolicyProblem::BadPath(pattern.to_string()))?;
+        if methods.as_ref().is_some_and(Vec::is_empty) {
+            return Err(PolicyProblem::EmptyList("methods").into());
+        }
         let mut methods = methods.unwrap_or_default();
         for method in &mut methods {
             if !is_method(method) {
@@ -394,8 +431,13 @@ impl Rule {
     }
 
     fn matches(&self, method: &str, path: &[Cow<'_, str>]) -> bool {
-        let method_ok =
-            self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(method));
+        // Routers answer HEAD with the GET handler, so GET covers HEAD.
+        let head = method.eq_ignore_ascii_case("HEAD");
+        let method_ok = self.methods.is_empty()
+            || self
+                .methods
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(method) || (head && m == "GET"));
         if !method_ok
             || path.len() < self.segments.len()
             || (!self.rest && path.len() != self.segments.len())
@@ -497,7 +539,7 @@ fn normalize_segment(segment: &str) -> Option<Cow<'_, str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::vec;
+    use alloc::{format, vec};
 
     #[test]
     fn requirements_use_the_name_grammar() {
@@ -571,6 +613,72 @@ mod tests {
         ] {
             assert_eq!(seg(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn empty_lists_and_duplicate_keys_are_refused() {
+        let rule = |json: &str| RoutePolicy::from_json(json).map(drop);
+        let problem = |reason| Err(PolicyError::Rule { index: 0, reason });
+        for key in ["any_roles", "all_roles", "perms"] {
+            let json = format!(r#"[{{"path":"/a","require":{{"{key}":[]}}}}]"#);
+            assert_eq!(rule(&json), problem(PolicyProblem::EmptyList(key)));
+            let json = format!(r#"{{"{key}":["a.b"],"{key}":["c.d"]}}"#);
+            assert_eq!(
+                Requirement::from_json(&json).map(drop),
+                problem(PolicyProblem::DuplicateField(key))
+            );
+        }
+        assert_eq!(
+            rule(r#"[{"path":"/a","methods":[]}]"#),
+            problem(PolicyProblem::EmptyList("methods"))
+        );
+        for key in ["methods", "path", "public", "require"] {
+            let value = match key {
+                "methods" => r#"["GET"]"#,
+                "path" => r#""/a""#,
+                "public" => "false",
+                _ => "{}",
+            };
+            let json = format!(r#"[{{"path":"/b","{key}":{value},"{key}":{value}}}]"#);
+            let json = json.replacen(r#""path":"/b","#, "", usize::from(key == "path"));
+            assert_eq!(
+                rule(&json),
+                problem(PolicyProblem::DuplicateField(key)),
+                "{key}"
+            );
+        }
+        assert_eq!(
+            rule(r#"{"rules":[],"rules":[{"path":"/**","public":true}]}"#),
+            Err(PolicyError::DuplicateKey("rules"))
+        );
+        assert_eq!(
+            rule(r#"{"default":"deny","rules":[],"default":"allow"}"#),
+            Err(PolicyError::DuplicateKey("default"))
+        );
+        // An empty requirement still admits any valid token.
+        assert!(rule(r#"[{"path":"/a","require":{}}]"#).is_ok());
+        assert!(rule(r#"{"rules":[]}"#).is_ok());
+        let message = rule(r#"[{"path":"/a","require":{"any_roles":[]}}]"#)
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            message
+                .as_deref()
+                .is_some_and(|m| m.contains("\"any_roles\" is an empty list")),
+            "{message:?}"
+        );
+    }
+
+    #[test]
+    fn get_covers_head() {
+        let policy =
+            RoutePolicy::from_json(r#"[{"methods":["get"],"path":"/a","public":true}]"#).unwrap();
+        assert_eq!(policy.route("HEAD", "/a"), Ok(Route::Public));
+        assert_eq!(policy.route("head", "/a"), Ok(Route::Public));
+        assert_eq!(policy.route("POST", "/a"), Err(AccessError::RouteDenied));
+        let head_only =
+            RoutePolicy::from_json(r#"[{"methods":["HEAD"],"path":"/a","public":true}]"#).unwrap();
+        assert_eq!(head_only.route("GET", "/a"), Err(AccessError::RouteDenied));
     }
 
     #[test]
