@@ -204,14 +204,40 @@ pub(crate) async fn rotate(
         // Unused yet not rotated: the session went away in between.
         return Err(AuthError::InvalidRefreshToken);
     };
-    let in_window = policy.grace > 0 && now < used_at.saturating_add(policy.grace);
-    if in_window
-        && let Some(successor) = store.refresh_token(&child_hash).await?
-        && successor.used_at.is_none()
-    {
+    if let Some(successor) = in_grace(store, policy, &child_hash, used_at, now).await? {
         let expires_at = successor.session.expires_at;
         return Ok(granted(successor.session, child, expires_at));
     }
+    Err(reused(store, cache, &session, now).await?)
+}
+
+/// The successor of a token used at `used_at`, when that use is still
+/// inside the grace window and the successor is unused: a retry of the
+/// rotation, not a reuse.
+async fn in_grace(
+    store: &dyn Store,
+    policy: SessionPolicy,
+    child_hash: &[u8; 32],
+    used_at: u64,
+    now: u64,
+) -> Result<Option<RefreshRecord>, AuthError> {
+    if policy.grace == 0 || now >= used_at.saturating_add(policy.grace) {
+        return Ok(None);
+    }
+    Ok(store
+        .refresh_token(child_hash)
+        .await?
+        .filter(|successor| successor.used_at.is_none()))
+}
+
+/// A used token presented again: the whole family is revoked, and the
+/// answer is `refresh_token_reused`.
+async fn reused(
+    store: &dyn Store,
+    cache: &SessionCache,
+    session: &Session,
+    now: u64,
+) -> Result<AuthError, AuthError> {
     let revoked = store.revoke_session(&session.id, None, now).await?;
     cache.forget(&session.id);
     if revoked {
@@ -221,7 +247,42 @@ pub(crate) async fn rotate(
             "refresh token reused: session revoked"
         );
     }
-    Err(AuthError::RefreshTokenReused)
+    Ok(AuthError::RefreshTokenReused)
+}
+
+/// The session that a logout with a refresh token ends. Only the current
+/// token, or the one just rotated within the grace window, may end it; an
+/// older token is a reuse (the family is revoked and the answer is
+/// `refresh_token_reused`), so a stale token cannot pass for its session's
+/// owner. An unknown token, or one of a session already over, ends nothing.
+pub(crate) async fn logout_session(
+    store: &dyn Store,
+    cache: &SessionCache,
+    key: &SuccessorKey,
+    policy: SessionPolicy,
+    presented: &RefreshToken,
+    now: u64,
+) -> Result<Option<String>, AuthError> {
+    let Some(RefreshRecord {
+        session, used_at, ..
+    }) = store.refresh_token(&presented.hash()).await?
+    else {
+        return Ok(None);
+    };
+    if !session.is_live(now) {
+        return Ok(None);
+    }
+    let Some(used_at) = used_at else {
+        return Ok(Some(session.id));
+    };
+    let child_hash = key.successor(presented).hash();
+    if in_grace(store, policy, &child_hash, used_at, now)
+        .await?
+        .is_some()
+    {
+        return Ok(Some(session.id));
+    }
+    Err(reused(store, cache, &session, now).await?)
 }
 
 fn granted(session: Session, token: RefreshToken, expires_at: u64) -> Granted {
@@ -234,12 +295,4 @@ fn granted(session: Session, token: RefreshToken, expires_at: u64) -> Granted {
         amr: session.amr,
         tid: session.tid,
     }
-}
-
-/// The session a refresh token belongs to, if the token is known.
-pub(crate) async fn session_of(
-    store: &dyn Store,
-    token: &RefreshToken,
-) -> Result<Option<Session>, AuthError> {
-    Ok(store.refresh_token(&token.hash()).await?.map(|r| r.session))
 }

@@ -180,12 +180,23 @@ impl Sessions {
         Ok(self.store.user_sessions(user_id, now).await?)
     }
 
-    /// The session a refresh token belongs to, if the token is known.
-    pub(crate) async fn session_of(
+    /// The session that a logout with this refresh token ends: only the
+    /// current token or the one just rotated within the grace window; an
+    /// older one is answered as a reuse (see [`refresh::logout_session`]).
+    pub(crate) async fn logout_session(
         &self,
         token: &RefreshToken,
-    ) -> Result<Option<Session>, AuthError> {
-        refresh::session_of(&*self.store, token).await
+        now: u64,
+    ) -> Result<Option<String>, AuthError> {
+        refresh::logout_session(
+            &*self.store,
+            &self.cache,
+            &self.successor,
+            self.policy,
+            token,
+            now,
+        )
+        .await
     }
 
     async fn pair(&self, mut granted: Granted, now: u64) -> Result<TokenPair, AuthError> {

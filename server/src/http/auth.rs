@@ -222,7 +222,7 @@ async fn logout(
             Some(extract::verify_access(&state, token, now).await?.0.sid)
         }
         _ => match presented_refresh(&state, &headers, &body)? {
-            Some(refresh) => state.sessions.session_of(&refresh).await?.map(|s| s.id),
+            Some(refresh) => state.sessions.logout_session(&refresh, now).await?,
             None => match access {
                 Some((token, _)) => {
                     extract::check_origin(&state, &headers)?;

@@ -406,6 +406,40 @@ async fn logout_with_bearer_or_refresh_token() {
 }
 
 #[tokio::test]
+async fn logout_takes_only_the_current_or_in_grace_refresh_token() {
+    let s = Server::start(&[]).await;
+    s.register("kent@example.com").await;
+    let logout = |token: String| s.post_json("/auth/logout", json!({ "refresh_token": token }));
+    // The token just rotated, inside the grace window (a tab that has not
+    // seen the rotation yet): it ends the session.
+    let first = s.login("kent@example.com").await.str("refresh_token");
+    let second = s.refresh(&first).await;
+    assert_eq!(second.status, 200);
+    assert_eq!(logout(first).await.status, 204);
+    s.get_bearer("/auth/me", &second.str("access_token"))
+        .await
+        .assert_problem(401, "revoked");
+    // A stale token (rotated, grace over) is a reuse: it is answered as
+    // one and the family is revoked, as a refresh with it would be.
+    let first = s.login("kent@example.com").await.str("refresh_token");
+    let second = s.refresh(&first).await;
+    s.clock.advance(11);
+    logout(first.clone())
+        .await
+        .assert_problem(401, "refresh_token_reused");
+    s.refresh(&second.str("refresh_token"))
+        .await
+        .assert_problem(401, "invalid_refresh_token");
+    // The current token ends its session; an unknown one ends nothing.
+    let current = s.login("kent@example.com").await;
+    assert_eq!(logout(current.str("refresh_token")).await.status, 204);
+    s.get_bearer("/auth/me", &current.str("access_token"))
+        .await
+        .assert_problem(401, "revoked");
+    assert_eq!(logout("A".repeat(43)).await.status, 204);
+}
+
+#[tokio::test]
 async fn rehash_on_login_when_parameters_change() {
     let dir = crate::support::TempDir::new();
     let clock = std::sync::Arc::new(edgeauth_server::ManualClock::new(T0));
