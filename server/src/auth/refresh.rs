@@ -238,9 +238,7 @@ async fn reused(
     session: &Session,
     now: u64,
 ) -> Result<AuthError, AuthError> {
-    let revoked = store.revoke_session(&session.id, None, now).await?;
-    cache.forget(&session.id);
-    if revoked {
+    if revoke(store, cache, &session.id, None, now).await? {
         tracing::warn!(
             session_id = %session.id,
             user_id = %session.user_id,
@@ -248,6 +246,21 @@ async fn reused(
         );
     }
     Ok(AuthError::RefreshTokenReused)
+}
+
+/// Revokes a session (only the user's own, when `user_id` is given) and
+/// forgets it from the session cache at once; false if there was no such
+/// live session.
+pub(crate) async fn revoke(
+    store: &dyn Store,
+    cache: &SessionCache,
+    id: &str,
+    user_id: Option<&str>,
+    now: u64,
+) -> Result<bool, AuthError> {
+    let revoked = store.revoke_session(id, user_id, now).await?;
+    cache.forget(id);
+    Ok(revoked)
 }
 
 /// The session that a logout with a refresh token ends. Only the current

@@ -128,11 +128,7 @@ impl Sessions {
         user_id: Option<&str>,
         now: u64,
     ) -> Result<bool, AuthError> {
-        let revoked = self.store.revoke_session(id, user_id, now).await?;
-        if revoked {
-            self.cache.forget(id);
-        }
-        Ok(revoked)
+        refresh::revoke(&*self.store, &self.cache, id, user_id, now).await
     }
 
     /// Revokes one of the user's own sessions; `SessionNotFound` if the
