@@ -70,6 +70,10 @@ async fn main() -> Result<()> {
         }
         std::process::exit(0);
     });
-    axum::serve(listener, app(state)).await?;
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await?;
     Ok(())
 }

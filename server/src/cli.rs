@@ -1,5 +1,6 @@
 //! The `edgeauth` command line: `serve`, `migrate`, `keys`, `users`, `roles`.
 
+use core::net::SocketAddr;
 use std::{io::Write as _, path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::{Parser, Subcommand};
@@ -263,12 +264,30 @@ async fn serve(config: Config, store: &Arc<dyn Store>) -> CliResult {
             }
         })
     };
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    let purger = tokio::spawn(purge_every_hour(state.clone()));
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await?;
+    purger.abort();
     reloader.abort();
     tracing::info!("edgeauth stopped");
     Ok(())
+}
+
+/// Deletes long-ended sessions at start and then every hour.
+async fn purge_every_hour(state: AppState) {
+    let mut ticks = tokio::time::interval(core::time::Duration::from_secs(3600));
+    loop {
+        ticks.tick().await;
+        match state.purge_ended_sessions().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "purged ended sessions"),
+            Err(e) => tracing::error!(error = %e, "purging ended sessions failed"),
+        }
+    }
 }
 
 async fn shutdown() {

@@ -145,7 +145,7 @@ impl AppError {
             Self::EmailTaken => "an account with this email already exists".into(),
             Self::PayloadTooLarge => "the request body is too large".into(),
             Self::UnsupportedMediaType(expected) => format!("expected {expected}"),
-            Self::TooManyAttempts(_) => "too many failed attempts; try again later".into(),
+            Self::TooManyAttempts(_) => "too many attempts; try again later".into(),
             Self::Busy(_) => "the server is busy; try again shortly".into(),
             Self::Unavailable(_) => "the database is unavailable; try again shortly".into(),
             Self::Internal(_) => "an internal error occurred".into(),

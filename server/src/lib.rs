@@ -29,7 +29,7 @@ pub use crate::{
     clock::{Clock, ManualClock, SystemClock},
     config::{
         Argon2Costs, Backend, Config, ConfigError, CookieSettings, DatabaseSettings, DatabaseUrl,
-        KeySettings, Mode, PasswordRules, PasswordSettings, ServerSettings, SessionSettings,
+        KeySettings, Mode, PasswordRules, PasswordSettings, Rate, ServerSettings, SessionSettings,
         Synchronous, ThrottleSettings, parse_duration_ms,
     },
     error::{AppError, PROBLEM_JSON},

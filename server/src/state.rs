@@ -6,8 +6,10 @@ use std::sync::Arc;
 use crate::{
     auth::{
         Accounts, Sessions,
-        limiter::LoginLimiter,
+        limiter::{LoginLimiter, LoginLimits},
         password::{PasswordHasher, PasswordPolicy},
+        purge,
+        rates::{AddressRate, Rates},
         refresh::{SessionPolicy, SuccessorKey},
         session_cache::SessionCache,
         sessions::TokenSettings,
@@ -30,6 +32,7 @@ pub struct AppState {
     pub(crate) accounts: Arc<Accounts>,
     pub(crate) sessions: Arc<Sessions>,
     pub(crate) keys: Arc<Keyring>,
+    pub(crate) rates: Arc<Rates>,
 }
 
 impl core::fmt::Debug for AppState {
@@ -74,8 +77,12 @@ impl AppState {
             hasher,
             PasswordPolicy::new(config.passwords.rules),
             LoginLimiter::new(
-                config.throttle.login_max_failures,
-                config.throttle.login_window,
+                LoginLimits {
+                    pair: config.throttle.login_max_failures,
+                    address: config.throttle.login_address_max_failures,
+                    account: config.throttle.login_account_max_failures,
+                    window: config.throttle.login_window,
+                },
                 master.derive("login-throttle"),
             ),
         );
@@ -88,6 +95,7 @@ impl AppState {
                 lifetime: config.sessions.lifetime,
                 grace: config.sessions.reuse_grace,
                 max_sessions: config.sessions.max_per_user,
+                max_per_minute: config.sessions.refresh_max_per_minute,
             },
             Arc::clone(&keys),
             TokenSettings {
@@ -96,7 +104,13 @@ impl AppState {
                 access_ttl: config.sessions.access_ttl,
             },
         );
+        let rates = Rates {
+            register: AddressRate::new(config.throttle.register_rate),
+            token: AddressRate::new(config.throttle.token_rate),
+            refresh: AddressRate::new(config.throttle.refresh_rate),
+        };
         Ok(Self {
+            rates: Arc::new(rates),
             config: Arc::new(config),
             clock,
             store,
@@ -124,6 +138,13 @@ impl AppState {
     /// Rereads the signing keys (the server does this every `KEY_RELOAD`).
     pub async fn reload_keys(&self) -> Result<(), AppError> {
         Ok(self.keys.reload(&*self.store, self.now()).await?)
+    }
+
+    /// Deletes the sessions that ended more than `SESSION_PURGE_AFTER` ago
+    /// (the server does this every hour); returns how many went.
+    pub async fn purge_ended_sessions(&self) -> Result<u64, AppError> {
+        let after = self.config.sessions.purge_after;
+        Ok(purge::ended_sessions(&*self.store, self.now(), after).await?)
     }
 
     /// Retires the signing key and creates a new one; returns its kid.

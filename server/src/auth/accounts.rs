@@ -1,5 +1,6 @@
 //! Accounts: registration and the password credential check.
 
+use core::net::IpAddr;
 use std::sync::Arc;
 
 use crate::{
@@ -10,6 +11,7 @@ use crate::{
 use super::{
     AuthError,
     limiter::LoginLimiter,
+    normalize,
     password::{PasswordHasher, PasswordPolicy},
 };
 
@@ -28,39 +30,6 @@ impl core::fmt::Debug for Accounts {
             .field("limiter", &self.limiter)
             .finish_non_exhaustive()
     }
-}
-
-/// Normalises an email (trim, lowercase) and checks its shape.
-pub(crate) fn normalize_email(raw: &str) -> Result<String, AuthError> {
-    let email = raw.trim().to_lowercase();
-    let (local, domain) = email.rsplit_once('@').ok_or(AuthError::InvalidEmail)?;
-    let ok = email.len() <= 254
-        && !local.is_empty()
-        && local.len() <= 64
-        && !domain.is_empty()
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !local.contains('@')
-        && email
-            .chars()
-            .all(|c| !c.is_whitespace() && !c.is_control() && c != ',' && c != ';');
-    if ok {
-        Ok(email)
-    } else {
-        Err(AuthError::InvalidEmail)
-    }
-}
-
-fn normalize_name(name: Option<String>) -> Result<Option<String>, AuthError> {
-    let Some(name) = name else { return Ok(None) };
-    let name = name.trim();
-    if name.is_empty() {
-        return Ok(None);
-    }
-    if name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(AuthError::InvalidName);
-    }
-    Ok(Some(name.to_owned()))
 }
 
 impl Accounts {
@@ -86,8 +55,8 @@ impl Accounts {
         name: Option<String>,
         now: u64,
     ) -> Result<User, AuthError> {
-        let email = normalize_email(email)?;
-        let name = normalize_name(name)?;
+        let email = normalize::email(email)?;
+        let name = normalize::name(name)?;
         let normalized = self
             .policy
             .check(password, &email)
@@ -121,13 +90,14 @@ impl Accounts {
         &self,
         email: &str,
         password: &SecretString,
+        client: IpAddr,
         now: u64,
     ) -> Result<User, AuthError> {
         // The hashing slot first: a flood is shed before it costs a lookup.
         let slot = self.hasher.slot().await?;
         let store = &*self.store;
-        let had_failures = self.limiter.check(store, email, now).await?;
-        let user = match normalize_email(email) {
+        let counted = self.limiter.check(store, email, client, now).await?;
+        let user = match normalize::email(email) {
             Ok(email) => store.user_by_email(&email).await?,
             Err(_) => None,
         };
@@ -140,12 +110,12 @@ impl Accounts {
             )
             .await?;
         let Some(user) = user.filter(|_| verified.ok) else {
-            self.limiter.failed(store, email, now).await?;
+            self.limiter.failed(store, email, client, now).await?;
             return Err(AuthError::InvalidCredentials);
         };
-        if had_failures {
-            self.limiter.succeeded(store, email).await?;
-        }
+        self.limiter
+            .succeeded(store, email, client, counted)
+            .await?;
         if let Some(hash) = verified.rehash {
             store.set_password_hash(&user.id, &hash).await?;
             tracing::info!(user_id = %user.id, "password rehashed with the current argon2 parameters");

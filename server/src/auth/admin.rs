@@ -18,7 +18,8 @@ use crate::{
 
 use super::{
     AuthError,
-    accounts::{Accounts, normalize_email},
+    accounts::Accounts,
+    normalize,
     roles::{self, Grants},
 };
 
@@ -114,7 +115,7 @@ pub(crate) fn check_permission(name: &str) -> Result<(), AdminError> {
 
 /// The user with this email.
 pub(crate) async fn user(store: &dyn Store, email: &str) -> Result<User, AdminError> {
-    let normalized = normalize_email(email).map_err(AdminError::Account)?;
+    let normalized = normalize::email(email).map_err(AdminError::Account)?;
     store
         .user_by_email(&normalized)
         .await?

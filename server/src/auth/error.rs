@@ -77,7 +77,7 @@ impl fmt::Display for AuthError {
                 f.write_str("the name must be at most 200 characters, without control characters")
             }
             Self::InvalidCredentials => f.write_str("the email or password is wrong"),
-            Self::TooManyAttempts(s) => write!(f, "too many failed attempts; retry in {s} s"),
+            Self::TooManyAttempts(s) => write!(f, "too many attempts; retry in {s} s"),
             Self::Busy(s) => write!(f, "password hashing is busy; retry in {s} s"),
             Self::InvalidRefreshToken => f.write_str("the refresh token is not valid"),
             Self::RefreshTokenReused => f.write_str("the refresh token was already used"),

@@ -6,12 +6,17 @@ pub(crate) mod accounts;
 pub(crate) mod admin;
 mod error;
 pub(crate) mod limiter;
+mod normalize;
 pub(crate) mod password;
+pub(crate) mod purge;
+pub(crate) mod rates;
 pub(crate) mod refresh;
 pub(crate) mod roles;
 pub(crate) mod session_cache;
 pub(crate) mod sessions;
 pub(crate) mod tokens;
+
+use core::net::IpAddr;
 
 use crate::secret::SecretString;
 
@@ -30,10 +35,13 @@ pub(crate) async fn login(
     sessions: &Sessions,
     email: &str,
     password: &SecretString,
+    client: IpAddr,
     user_agent: Option<String>,
     now: u64,
 ) -> Result<TokenPair, AuthError> {
-    let user = accounts.check_password(email, password, now).await?;
+    let user = accounts
+        .check_password(email, password, client, now)
+        .await?;
     sessions
         .sign_in(&user.id, user_agent, vec![AMR_PASSWORD.to_owned()], now)
         .await

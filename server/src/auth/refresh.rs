@@ -80,7 +80,12 @@ pub(crate) struct SessionPolicy {
     pub(crate) lifetime: u64,
     pub(crate) grace: u64,
     pub(crate) max_sessions: u32,
+    /// New refresh tokens per session per minute; 0 = no cap.
+    pub(crate) max_per_minute: u32,
 }
+
+/// The rotation cap's window, in seconds.
+const CAP_WINDOW: u64 = 60;
 
 /// A session and the refresh token the client now holds for it.
 #[derive(Debug)]
@@ -154,7 +159,9 @@ pub(crate) async fn start(
 /// Rotates a presented refresh token.
 ///
 /// - unknown token, revoked or expired session: `invalid_refresh_token`;
-/// - unused token: it is marked used and its successor stored, atomically;
+/// - unused token: it is marked used and its successor stored, atomically,
+///   unless the session already got `max_per_minute` tokens within the last
+///   minute (`too_many_attempts`);
 /// - the token just rotated, again, within the grace window while its
 ///   successor is still unused: the same successor is returned;
 /// - any other used token (outside the window, or an older ancestor):
@@ -178,6 +185,11 @@ pub(crate) async fn rotate(
             child_hash,
             now,
             expires_at,
+            max_recent: match policy.max_per_minute {
+                0 => u64::MAX,
+                n => u64::from(n),
+            },
+            recent_since: now.saturating_sub(CAP_WINDOW),
         })
         .await?
     {
@@ -201,8 +213,13 @@ pub(crate) async fn rotate(
         return Err(AuthError::InvalidRefreshToken);
     }
     let Some(used_at) = used_at else {
-        // Unused yet not rotated: the session went away in between.
-        return Err(AuthError::InvalidRefreshToken);
+        // Unused, its session live, yet not rotated: the session is at its
+        // rotation cap.
+        return Err(if policy.max_per_minute > 0 {
+            AuthError::TooManyAttempts(CAP_WINDOW)
+        } else {
+            AuthError::InvalidRefreshToken
+        });
     };
     if let Some(successor) = in_grace(store, policy, &child_hash, used_at, now).await? {
         let expires_at = successor.session.expires_at;

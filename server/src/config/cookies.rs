@@ -29,15 +29,55 @@ impl CookieSettings {
                 "must not be false in production mode",
             ));
         }
+        let allowed_origins = raw
+            .parse_opt("ALLOWED_ORIGINS", origins)?
+            .unwrap_or_else(|| origin_of(issuer).into_iter().collect());
+        let plain = allowed_origins.iter().find(|o| o.starts_with("http://"));
+        if let (Mode::Production, Some(plain)) = (mode, plain) {
+            return Err(ConfigError::new(
+                "ALLOWED_ORIGINS",
+                format!("must hold only https origins in production mode, got \"{plain}\""),
+            ));
+        }
+        let access_name = raw.parse("ACCESS_COOKIE", "edgeauth_session".into(), cookie_name)?;
+        check_prefix("ACCESS_COOKIE", &access_name, secure, true)?;
+        let refresh_name = raw.parse("REFRESH_COOKIE", "edgeauth_refresh".into(), cookie_name)?;
+        check_prefix("REFRESH_COOKIE", &refresh_name, secure, false)?;
         Ok(Self {
             secure,
-            allowed_origins: raw
-                .parse_opt("ALLOWED_ORIGINS", origins)?
-                .unwrap_or_else(|| origin_of(issuer).into_iter().collect()),
-            access_name: raw.parse("ACCESS_COOKIE", "edgeauth_session".into(), cookie_name)?,
-            refresh_name: raw.parse("REFRESH_COOKIE", "edgeauth_refresh".into(), cookie_name)?,
+            allowed_origins,
+            access_name,
+            refresh_name,
         })
     }
+}
+
+/// The browser's cookie prefixes (RFC 6265bis): `__Secure-` needs
+/// `Secure`; `__Host-` also needs `Path=/`, which only the access cookie
+/// has (the refresh cookie is scoped to `/auth`).
+fn check_prefix(
+    setting: &str,
+    name: &str,
+    secure: bool,
+    path_is_root: bool,
+) -> Result<(), ConfigError> {
+    let lower = name.to_ascii_lowercase();
+    let host = lower.starts_with("__host-");
+    if (host || lower.starts_with("__secure-")) && !secure {
+        return Err(ConfigError::new(
+            setting,
+            format!("\"{name}\" has a prefix that needs EDGEAUTH_COOKIE_SECURE=true"),
+        ));
+    }
+    if host && !path_is_root {
+        return Err(ConfigError::new(
+            setting,
+            format!(
+                "\"{name}\": __Host- needs Path=/, and this cookie has Path=/auth; use __Secure-"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn origins(v: &str) -> Result<Vec<String>, String> {

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use super::{ConfigError, raw::Raw};
+use super::{ConfigError, Mode, raw::Raw};
 
 /// Where the data lives.
 #[derive(Debug, Clone)]
@@ -19,13 +19,21 @@ pub struct DatabaseSettings {
 }
 
 impl DatabaseSettings {
-    pub(super) fn read(raw: &mut Raw) -> Result<Self, ConfigError> {
-        Ok(Self {
-            url: raw.parse(
+    pub(super) fn read(raw: &mut Raw, mode: Mode) -> Result<Self, ConfigError> {
+        let url = raw.parse(
+            "DATABASE_URL",
+            DatabaseUrl("sqlite://edgeauth.db".to_owned()),
+            DatabaseUrl::parse,
+        )?;
+        if mode == Mode::Production && url.is_remote_without_tls() {
+            return Err(ConfigError::new(
                 "DATABASE_URL",
-                DatabaseUrl("sqlite://edgeauth.db".to_owned()),
-                DatabaseUrl::parse,
-            )?,
+                "names a PostgreSQL server beyond this machine without TLS: add \
+                 sslmode=require (or verify-full) in production mode",
+            ));
+        }
+        Ok(Self {
+            url,
             pool_size: raw.number("DATABASE_POOL_SIZE", 10, 1..=1000)?,
             sqlite_synchronous: raw.parse(
                 "SQLITE_SYNCHRONOUS",
@@ -86,6 +94,31 @@ impl DatabaseUrl {
     /// The URL itself, password included: only for connecting.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// A PostgreSQL server beyond loopback (or a Unix socket) reached
+    /// without requiring TLS (`sslmode` disable, allow or prefer).
+    fn is_remote_without_tls(&self) -> bool {
+        use sqlx::postgres::{PgConnectOptions, PgSslMode};
+        if self.backend() != Backend::Postgres {
+            return false;
+        }
+        let Ok(options) = <PgConnectOptions as core::str::FromStr>::from_str(&self.0) else {
+            return false;
+        };
+        let host = options.get_host();
+        let local = host.starts_with('/')
+            || host.eq_ignore_ascii_case("localhost")
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<core::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        !local
+            && matches!(
+                options.get_ssl_mode(),
+                PgSslMode::Disable | PgSslMode::Allow | PgSslMode::Prefer
+            )
     }
 
     /// The backend it names.

@@ -37,7 +37,7 @@ pub use self::{
     raw::parse_duration_ms,
     server::ServerSettings,
     sessions::SessionSettings,
-    throttle::ThrottleSettings,
+    throttle::{Rate, ThrottleSettings},
 };
 use crate::secret::MasterKey;
 
@@ -161,9 +161,10 @@ impl Config {
     /// earlier settings (the issuer on the bind address, the origins on the
     /// issuer, the session cache on the backend).
     fn read(raw: &mut Raw) -> Result<Self, ConfigError> {
-        let mode = raw.parse("MODE", Mode::Development, Mode::parse)?;
-        let server = ServerSettings::read(raw, mode)?;
-        let database = DatabaseSettings::read(raw)?;
+        let given = raw.parse_opt("MODE", Mode::parse)?;
+        let mode = given.unwrap_or(Mode::Development);
+        let server = ServerSettings::read(raw, mode, given.is_some())?;
+        let database = DatabaseSettings::read(raw, mode)?;
         let keys = KeySettings::read(raw, mode)?;
         let sessions = SessionSettings::read(raw, database.url.backend())?;
         let cookies = CookieSettings::read(raw, mode, &server.issuer)?;
@@ -322,6 +323,77 @@ mod tests {
     }
 
     #[test]
+    fn exposure_beyond_loopback_takes_a_deliberate_mode() {
+        let e = load(&[("BIND", "0.0.0.0:8080")]).unwrap_err();
+        assert_eq!(e.setting, "EDGEAUTH_BIND");
+        assert!(e.reason.contains("EDGEAUTH_MODE"), "{e}");
+        let e = load(&[("MODE", "test"), ("BIND", "192.0.2.1:8080")]).unwrap_err();
+        assert_eq!(e.setting, "EDGEAUTH_BIND");
+        let c = load(&[("MODE", "development"), ("BIND", "0.0.0.0:8080")]).unwrap();
+        assert_eq!(c.server.bind.port(), 8080);
+        assert!(load(&[("BIND", "[::1]:8080")]).is_ok());
+        assert!(load(&[("MODE", "test"), ("BIND", "127.0.0.2:0")]).is_ok());
+    }
+
+    #[test]
+    fn production_refuses_plain_http_origins_and_remote_databases_without_tls() {
+        let key = MasterKey::generate().unwrap().to_hex();
+        let prod = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = vec![
+                ("MODE", "production"),
+                ("MASTER_KEY", key.as_str()),
+                ("ISSUER", "https://auth.example"),
+            ];
+            vars.extend_from_slice(extra);
+            load(&vars)
+        };
+        assert!(prod(&[]).is_ok());
+        let e = prod(&[("ALLOWED_ORIGINS", "https://a.example,http://b.example")]).unwrap_err();
+        assert_eq!(e.setting, "EDGEAUTH_ALLOWED_ORIGINS");
+        for remote in [
+            "postgres://app:pw@db.internal/auth",
+            "postgres://app@10.0.0.5/auth?sslmode=prefer",
+            "postgres://app@db.internal/auth?sslmode=disable",
+        ] {
+            let e = prod(&[("DATABASE_URL", remote)]).unwrap_err();
+            assert_eq!(e.setting, "EDGEAUTH_DATABASE_URL", "{remote}");
+            assert!(!e.to_string().contains("pw@"), "{e}");
+        }
+        for fine in [
+            "postgres://app@db.internal/auth?sslmode=require",
+            "postgres://app@db.internal/auth?sslmode=verify-full",
+            "postgres://app@127.0.0.1/auth",
+            "postgres://app@localhost/auth",
+            "postgres://app@[::1]/auth",
+            "postgres:///auth?host=/run/postgresql",
+            "sqlite://edgeauth.db",
+        ] {
+            assert!(prod(&[("DATABASE_URL", fine)]).is_ok(), "{fine}");
+        }
+        assert!(load(&[("DATABASE_URL", "postgres://app@db.internal/auth")]).is_ok());
+    }
+
+    #[test]
+    fn cookie_prefixes_are_checked() {
+        let c = load(&[
+            ("ACCESS_COOKIE", "__Host-session"),
+            ("REFRESH_COOKIE", "__Secure-refresh"),
+        ])
+        .unwrap();
+        assert_eq!(c.cookies.access_name, "__Host-session");
+        let e = load(&[("REFRESH_COOKIE", "__Host-refresh")]).unwrap_err();
+        assert_eq!(e.setting, "EDGEAUTH_REFRESH_COOKIE");
+        let e = load(&[
+            ("ACCESS_COOKIE", "__Host-session"),
+            ("COOKIE_SECURE", "false"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.setting, "EDGEAUTH_ACCESS_COOKIE");
+        let e = load(&[("REFRESH_COOKIE", "__secure-r"), ("COOKIE_SECURE", "false")]).unwrap_err();
+        assert_eq!(e.setting, "EDGEAUTH_REFRESH_COOKIE");
+    }
+
+    #[test]
     fn toml_file_under_environment() {
         let toml = "access_ttl = \"10m\"\nallowed_origins = [\"https://a.example\", \"https://b.example\"]\nmax_sessions = 3\n";
         let c = Config::from_sources(
@@ -407,7 +479,11 @@ mod tests {
              password_min_length = 10\npassword_max_length = 128\npassword_require_classes = 2\n\
              login_max_failures = 6\nlogin_window = \"1h\"\nbody_limit = 2048\n\
              jwks_max_age = 60\nkey_reload = 15\nsession_cache = 7\n\
-             sqlite_synchronous = \"full\"\nlog = \"debug\"\n"
+             sqlite_synchronous = \"full\"\nlog = \"debug\"\n\
+             login_address_max_failures = 50\nlogin_account_max_failures = 500\n\
+             register_rate = \"5/1h\"\ntoken_rate = \"off\"\nrefresh_rate = \"100/1m\"\n\
+             trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n\
+             refresh_max_per_minute = 30\nsession_purge_after = \"2d\"\n"
         );
         let c = from_toml(&toml).unwrap();
         assert_eq!(c.mode, Mode::Test);
@@ -432,6 +508,8 @@ mod tests {
                 reuse_grace: 5,
                 max_per_user: 3,
                 cache: 7,
+                refresh_max_per_minute: 30,
+                purge_after: 2 * 86_400,
             }
         );
         assert!(!c.cookies.secure);
@@ -459,7 +537,19 @@ mod tests {
             c.throttle,
             ThrottleSettings {
                 login_max_failures: 6,
+                login_address_max_failures: 50,
+                login_account_max_failures: 500,
                 login_window: 3600,
+                register_rate: Some(Rate {
+                    count: 5,
+                    per_ms: 3_600_000
+                }),
+                token_rate: None,
+                refresh_rate: Some(Rate {
+                    count: 100,
+                    per_ms: 60_000
+                }),
+                trusted_proxies: vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
             }
         );
     }

@@ -23,13 +23,42 @@ pub struct ServerSettings {
     pub log: String,
 }
 
+/// Listening beyond loopback takes a deliberate mode: never test mode
+/// (its password hashing is weak), and not the default development mode
+/// unless `EDGEAUTH_MODE` says so.
+fn check_exposure(bind: SocketAddr, mode: Mode, explicit: bool) -> Result<(), ConfigError> {
+    if bind.ip().is_loopback() {
+        return Ok(());
+    }
+    if mode == Mode::Test {
+        return Err(ConfigError::new(
+            "BIND",
+            format!(
+                "must be a loopback address in test mode (its password hashing is weak), got {bind}"
+            ),
+        ));
+    }
+    if !explicit {
+        return Err(ConfigError::new(
+            "BIND",
+            format!(
+                "{bind} is not a loopback address: set EDGEAUTH_MODE=production (or =development, \
+                 deliberately) to listen on it"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl ServerSettings {
-    pub(super) fn read(raw: &mut Raw, mode: Mode) -> Result<Self, ConfigError> {
+    /// `explicit`: whether `EDGEAUTH_MODE` was given, rather than defaulted.
+    pub(super) fn read(raw: &mut Raw, mode: Mode, explicit: bool) -> Result<Self, ConfigError> {
         let production = mode == Mode::Production;
         let bind = raw.parse("BIND", SocketAddr::from(([127, 0, 0, 1], 8080)), |v| {
             v.parse()
                 .map_err(|_| format!("must be an address like 127.0.0.1:8080, got \"{v}\""))
         })?;
+        check_exposure(bind, mode, explicit)?;
         let issuer = match raw.parse_opt("ISSUER", |v| Ok(v.trim_end_matches('/').to_owned()))? {
             Some(v) => {
                 if origin_of(&v).is_none() {

@@ -26,6 +26,16 @@ pub struct SessionSettings {
     /// only when the entry ages out. Default 30 on SQLite and 0 (off) on
     /// PostgreSQL, where several instances share the database.
     pub cache: u64,
+    /// `EDGEAUTH_REFRESH_MAX_PER_MINUTE`: new refresh tokens one session
+    /// may get within any minute (its rotations, the sign-in's token
+    /// included), default 60, 0 = no cap; past it a refresh answers 429
+    /// `too_many_attempts`. Shared by every instance (counted in the
+    /// database).
+    pub refresh_max_per_minute: u32,
+    /// `EDGEAUTH_SESSION_PURGE_AFTER`: how long a session that ended
+    /// (revoked, or expired) stays in the database before it and its
+    /// refresh tokens are deleted, default 7 days, at least 1h.
+    pub purge_after: u64,
 }
 
 impl SessionSettings {
@@ -74,6 +84,19 @@ impl SessionSettings {
                     Backend::Postgres => 0,
                 },
             )?,
+            refresh_max_per_minute: raw.number("REFRESH_MAX_PER_MINUTE", 60, 0..=1_000_000)?,
+            purge_after: raw
+                .duration_secs("SESSION_PURGE_AFTER", 7 * 86_400)
+                .and_then(|secs| {
+                    if secs < 3600 {
+                        Err(ConfigError::new(
+                            "SESSION_PURGE_AFTER",
+                            "must be at least 1h",
+                        ))
+                    } else {
+                        Ok(secs)
+                    }
+                })?,
         })
     }
 }

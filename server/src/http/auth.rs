@@ -1,5 +1,7 @@
 //! `/auth/register`, `/auth/token`, `/auth/refresh`, `/auth/logout`.
 
+use core::net::IpAddr;
+
 use axum::{
     Json, Router,
     body::Bytes,
@@ -12,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     account::UserView,
+    client::ClientAddr,
     cookies, delivery,
     extract::{self, BodyKind, TokenSource},
 };
@@ -40,9 +43,11 @@ struct RegisterBody {
 
 async fn register(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
+    state.rates.register.check(client)?;
     let now = state.now();
     let body: RegisterBody = extract::json(&headers, &body)?;
     let user = state
@@ -77,11 +82,15 @@ struct TokenBody<'a> {
     session_id: &'a str,
 }
 
-/// The 200 answer with both tokens, the cookies, and `no-store`. With
-/// `Prefer: refresh-token=cookie` the body leaves the refresh token out.
+/// The 200 answer with both tokens and `no-store`. The cookies are set
+/// only for a request from an allowed origin (`Origin`, else `Referer`):
+/// a page elsewhere cannot sign a browser in (login CSRF). With `Prefer:
+/// refresh-token=cookie` from such an origin the body leaves the refresh
+/// token out.
 fn token_response(state: &AppState, request: &HeaderMap, pair: &TokenPair, now: u64) -> Response {
     let refresh_token = pair.granted.refresh_token.encode();
-    let cookie_only = delivery::cookie_only(request);
+    let browser = extract::check_origin(state, request).is_ok();
+    let cookie_only = browser && delivery::cookie_only(request);
     let body = TokenBody {
         access_token: &pair.access_token,
         token_type: "Bearer",
@@ -96,13 +105,15 @@ fn token_response(state: &AppState, request: &HeaderMap, pair: &TokenPair, now: 
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    cookies::set_pair(
-        headers,
-        state,
-        &pair.access_token,
-        &refresh_token,
-        pair.granted.expires_at.saturating_sub(now),
-    );
+    if browser {
+        cookies::set_pair(
+            headers,
+            state,
+            &pair.access_token,
+            &refresh_token,
+            pair.granted.expires_at.saturating_sub(now),
+        );
+    }
     response
 }
 
@@ -110,9 +121,14 @@ fn missing(what: &str) -> AppError {
     AppError::bad_request(format!("missing {what}"))
 }
 
-async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn token(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let now = state.now();
-    match token_grant(&state, &headers, &body, now).await {
+    match token_grant(&state, client, &headers, &body, now).await {
         Ok(pair) => token_response(&state, &headers, &pair, now),
         Err(e) => e.into_token_response(),
     }
@@ -120,6 +136,7 @@ async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
 
 async fn token_grant(
     state: &AppState,
+    client: IpAddr,
     headers: &HeaderMap,
     body: &[u8],
     now: u64,
@@ -141,6 +158,7 @@ async fn token_grant(
     };
     match grant {
         "password" => {
+            state.rates.token.check(client)?;
             let email = params
                 .username
                 .or(params.email)
@@ -151,12 +169,14 @@ async fn token_grant(
                 &state.sessions,
                 &email,
                 &password,
+                client,
                 extract::user_agent(headers),
                 now,
             )
             .await?)
         }
         "refresh_token" => {
+            state.rates.refresh.check(client)?;
             let token = params
                 .refresh_token
                 .ok_or_else(|| missing("refresh_token"))?;
@@ -199,9 +219,11 @@ fn presented_refresh(
 
 async fn refresh(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
+    state.rates.refresh.check(client)?;
     let now = state.now();
     let token = presented_refresh(&state, &headers, &body)?.ok_or(AppError::InvalidRefreshToken)?;
     let pair = state.sessions.refresh(&token, now).await?;

@@ -3,6 +3,7 @@
 
 mod account;
 mod auth;
+mod client;
 mod cookies;
 mod cors;
 mod delivery;

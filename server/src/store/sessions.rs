@@ -60,6 +60,12 @@ pub struct Rotation {
     pub now: u64,
     /// The sliding expiry to set: `min(expires_at, absolute_expires_at)`.
     pub expires_at: u64,
+    /// The rotation cap: nothing is written when the session already has
+    /// `max_recent` refresh tokens created after `recent_since`
+    /// (`u64::MAX`: no cap).
+    pub max_recent: u64,
+    /// The start of the cap's window.
+    pub recent_since: u64,
 }
 
 /// What a rotation did.
@@ -70,8 +76,8 @@ pub enum RotateOutcome {
     /// directly to the session's user, which the next access token needs.
     Rotated(Session, Vec<String>),
     /// Nothing was written: no unused token with that hash (unknown, or
-    /// used first by another request), or its session is revoked or
-    /// expired.
+    /// used first by another request), its session is revoked or expired,
+    /// or the session is at its rotation cap.
     NotRotated,
 }
 
@@ -130,4 +136,8 @@ pub trait SessionStore: Send + Sync + 'static {
     /// NULL`, `... WHERE revoked_at IS NULL`): whoever loses a race gets
     /// `NotRotated` and nothing is written.
     async fn rotate_refresh(&self, rotation: &Rotation) -> Result<RotateOutcome, StoreError>;
+    /// Deletes up to `limit` sessions that ended (revoked, or expired)
+    /// before `ended_before`, with their refresh tokens, in one
+    /// transaction; returns how many went.
+    async fn purge_sessions(&self, ended_before: u64, limit: u32) -> Result<u64, StoreError>;
 }

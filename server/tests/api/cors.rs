@@ -152,10 +152,24 @@ async fn cookie_only_delivery_keeps_the_refresh_token_out_of_the_body() {
     assert_eq!(plain.str("refresh_token").len(), 43);
     assert!(plain.headers.get("preference-applied").is_none());
 
+    // Cookie-only delivery needs an allowed origin, since only that gets
+    // the cookie: elsewhere the preference is not applied.
+    let elsewhere = s
+        .send(
+            s.request(Method::POST, "/auth/token")
+                .header(PREFER.0, PREFER.1)
+                .json(&json!({"email": "jar@example.com", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(elsewhere.str("refresh_token").len(), 43);
+    assert!(elsewhere.headers.get("preference-applied").is_none());
+    assert!(elsewhere.cookies().is_empty());
+
     let login = s
         .send(
             s.request(Method::POST, "/auth/token")
                 .header(PREFER.0, PREFER.1)
+                .header("origin", ORIGIN)
                 .json(&json!({"email": "jar@example.com", "password": PASSWORD})),
         )
         .await;
@@ -192,6 +206,7 @@ async fn cookie_only_delivery_keeps_the_refresh_token_out_of_the_body() {
         .send(
             s.request(Method::POST, "/auth/token")
                 .header(PREFER.0, PREFER.1)
+                .header("origin", ORIGIN)
                 .form(&[("grant_type", "refresh_token"), ("refresh_token", token)]),
         )
         .await;

@@ -285,7 +285,35 @@ async fn unknown_routes_and_methods_are_problems() {
 async fn cookies_flags_and_origin_checks() {
     let s = Server::start(&[]).await;
     s.register("heidi@example.com").await;
-    let login = s.login("heidi@example.com").await;
+    // Cookies only for a page of an allowed origin: a login from elsewhere,
+    // or with no origin at all, gets the body alone (no login CSRF).
+    for origin in [Some("https://evil.example"), None] {
+        let mut request = s.request(Method::POST, "/auth/token").form(&[
+            ("grant_type", "password"),
+            ("username", "heidi@example.com"),
+            ("password", PASSWORD),
+        ]);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        let other = s.send(request).await;
+        assert_eq!(other.status, 200, "{}", other.body);
+        assert!(
+            other.cookies().is_empty(),
+            "{origin:?}: {:?}",
+            other.cookies()
+        );
+        assert_eq!(other.str("refresh_token").len(), 43);
+    }
+    let by_referer = s
+        .send(
+            s.request(Method::POST, "/auth/token")
+                .header("referer", format!("{ORIGIN}/sign-in?next=/"))
+                .json(&json!({"email": "heidi@example.com", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(by_referer.cookies().len(), 2);
+    let login = s.browser_login("heidi@example.com").await;
     let access = login.cookie("edgeauth_session");
     let refresh = login.cookie("edgeauth_refresh");
     assert!(access.contains("; Path=/;") && access.contains("; Max-Age=900;"));
@@ -366,7 +394,7 @@ async fn cookies_flags_and_origin_checks() {
 async fn plain_http_development_cookies() {
     let s = Server::start(&[("COOKIE_SECURE", "false")]).await;
     s.register("ivan@example.com").await;
-    let login = s.login("ivan@example.com").await;
+    let login = s.browser_login("ivan@example.com").await;
     assert!(!login.cookie("edgeauth_session").contains("Secure"));
 }
 

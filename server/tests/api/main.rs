@@ -20,6 +20,7 @@ mod cors;
 mod endpoints;
 mod keys;
 mod multi;
+mod protection;
 mod refresh;
 mod store;
 mod support;

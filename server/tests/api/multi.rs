@@ -6,12 +6,11 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
 use sqlx::PgPool;
 
 use crate::{
     binary::{Running, TEST_ENV, post, run, serve},
-    support::{MASTER_KEY, PASSWORD, TempDir, postgres_url},
+    support::{MASTER_KEY, PASSWORD, TempDir, postgres_url, stored_hash},
 };
 
 /// A fresh database on the test PostgreSQL server, and the settings that
@@ -46,15 +45,6 @@ impl Cluster {
     async fn pool(&self) -> PgPool {
         PgPool::connect(&self.url).await.unwrap()
     }
-}
-
-/// What the database keys a refresh token by: SHA-256 of its 32 bytes.
-fn stored_hash(token: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(token)
-        .unwrap();
-    Sha256::digest(raw).to_vec()
 }
 
 /// One refresh over a fresh connection: the status and body, or `None`
@@ -477,7 +467,10 @@ async fn failed_logins_count_on_every_instance() {
     let Some(cluster) = Cluster::new() else {
         return;
     };
-    let limit = [("LOGIN_MAX_FAILURES", "3")];
+    let limit = [
+        ("LOGIN_MAX_FAILURES", "3"),
+        ("LOGIN_ADDRESS_MAX_FAILURES", "5"),
+    ];
     let (a, b) = tokio::join!(cluster.serve(&limit, "a"), cluster.serve(&limit, "b"));
     register(&a.base, "brute@example.com").await;
     let wrong = json!({"email": "brute@example.com", "password": "not the password"});
@@ -488,7 +481,8 @@ async fn failed_logins_count_on_every_instance() {
             (401, Some("invalid_credentials"))
         );
     }
-    // Three failures across two instances: both refuse, even the right password.
+    // Three failures across two instances: both refuse this address, even
+    // the right password...
     let right = json!({"email": "Brute@Example.com", "password": PASSWORD});
     for base in [&b.base, &a.base] {
         let (status, body) = post(base, "/auth/token", right.clone()).await;
@@ -498,4 +492,39 @@ async fn failed_logins_count_on_every_instance() {
             "{body}"
         );
     }
+    // ...while the owner, from another address, signs in on either.
+    let owner = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    for base in [&a.base, &b.base] {
+        let r = owner
+            .post(format!("{base}/auth/token"))
+            .json(&right)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    // The per-address count is shared too: two more failures on other
+    // accounts, one per instance, and this address is stopped everywhere.
+    for (base, email) in [(&a.base, "x@example.com"), (&b.base, "y@example.com")] {
+        let (status, _) = post(
+            base,
+            "/auth/token",
+            json!({"email": email, "password": "z"}),
+        )
+        .await;
+        assert_eq!(status, 401);
+    }
+    let (status, body) = post(
+        &b.base,
+        "/auth/token",
+        json!({"email": "fresh@example.com", "password": "z"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (429, Some("too_many_attempts"))
+    );
 }

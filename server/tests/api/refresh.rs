@@ -12,7 +12,7 @@ async fn rotation_and_reuse_after_the_window_revokes_the_family() {
     let login = s.signed_in("amy@example.com").await;
     let t0 = login.str("refresh_token");
     s.clock.advance(30);
-    let r1 = s.refresh(&t0).await;
+    let r1 = s.browser_refresh(&t0).await;
     assert_eq!(r1.status, 200, "{}", r1.body);
     assert_eq!(r1.body["token_type"], "Bearer");
     assert_eq!(r1.body["session_id"], login.body["session_id"]);
@@ -144,7 +144,7 @@ async fn sliding_and_absolute_lifetimes() {
     }
     // ...until its absolute end (3 h after sign-in): the cookie shortens too.
     s.clock.advance(20 * 60);
-    let last = s.refresh(&token).await;
+    let last = s.browser_refresh(&token).await;
     assert!(last.cookie("edgeauth_refresh").contains("Max-Age=600;"));
     token = last.str("refresh_token");
     s.clock.advance(10 * 60);

@@ -83,6 +83,8 @@ async fn concurrent(store: Arc<dyn Store>) {
                     child_hash: [200 + i; 32],
                     now: T0 + 22,
                     expires_at: T0 + 122,
+                    max_recent: u64::MAX,
+                    recent_since: 0,
                 };
                 store.rotate_refresh(&rotation).await.unwrap()
             })
@@ -136,6 +138,8 @@ async fn concurrent(store: Arc<dyn Store>) {
                     child_hash: hash(family, 1),
                     now: T0 + 31,
                     expires_at: T0 + 131,
+                    max_recent: u64::MAX,
+                    recent_since: 0,
                 };
                 store.rotate_refresh(&rotation).await.unwrap()
             })
@@ -219,6 +223,8 @@ async fn sequential(store: &dyn Store) {
         child_hash: [2; 32],
         now: T0 + 5,
         expires_at: T0 + 105,
+        max_recent: u64::MAX,
+        recent_since: 0,
     };
     let RotateOutcome::Rotated(slid, roles) = store.rotate_refresh(&rotation).await.unwrap() else {
         panic!("not rotated")
@@ -253,6 +259,8 @@ async fn sequential(store: &dyn Store) {
         child_hash: [6; 32],
         now: T0 + 6,
         expires_at: T0 + 5000,
+        max_recent: u64::MAX,
+        recent_since: 0,
     };
     let RotateOutcome::Rotated(capped, roles) = store.rotate_refresh(&capped).await.unwrap() else {
         panic!("not rotated")
@@ -316,6 +324,8 @@ async fn sequential(store: &dyn Store) {
             child_hash: [11; 32],
             now: T0 + 1,
             expires_at: T0 + 101,
+            max_recent: u64::MAX,
+            recent_since: 0,
         })
         .await
         .unwrap()
@@ -373,6 +383,84 @@ async fn sequential(store: &dyn Store) {
         None,
         "a refused rotation must leave no trace"
     );
+
+    // The rotation cap: a session that already got `max_recent` tokens
+    // after `recent_since` (its sign-in's included) rotates nothing; the
+    // window moves on.
+    store
+        .create_session(&session("c1", "u4", T0 + 30, 40), 100)
+        .await
+        .unwrap();
+    let at_cap = Rotation {
+        parent_hash: [40; 32],
+        child_hash: [41; 32],
+        now: T0 + 31,
+        expires_at: T0 + 131,
+        max_recent: 1,
+        recent_since: T0,
+    };
+    assert_eq!(
+        store.rotate_refresh(&at_cap).await.unwrap(),
+        RotateOutcome::NotRotated
+    );
+    assert_eq!(
+        store
+            .refresh_token(&[40; 32])
+            .await
+            .unwrap()
+            .unwrap()
+            .used_at,
+        None,
+        "a capped rotation must leave no trace"
+    );
+    let under = Rotation {
+        max_recent: 2,
+        ..at_cap.clone()
+    };
+    assert!(matches!(
+        store.rotate_refresh(&under).await.unwrap(),
+        RotateOutcome::Rotated(..)
+    ));
+    let moved_on = Rotation {
+        parent_hash: [41; 32],
+        child_hash: [42; 32],
+        now: T0 + 100,
+        max_recent: 1,
+        recent_since: T0 + 31,
+        ..at_cap
+    };
+    assert!(matches!(
+        store.rotate_refresh(&moved_on).await.unwrap(),
+        RotateOutcome::Rotated(..)
+    ));
+
+    // The purge: sessions that ended (revoked, or expired) before the bound
+    // go with their refresh tokens, in batches; live ones stay.
+    store
+        .create_user(&user("u7", "p@example.com"))
+        .await
+        .unwrap();
+    for (id, at, hash) in [("p1", T0 + 10, 50), ("p2", T0 + 5000, 51), ("p3", T0, 52)] {
+        store
+            .create_session(&session(id, "u7", at, hash), 100)
+            .await
+            .unwrap();
+    }
+    assert!(store.revoke_session("p1", None, T0 + 20).await.unwrap());
+    assert!(store.purge_sessions(T0 + 50, 1).await.unwrap() <= 1);
+    while store.purge_sessions(T0 + 50, 1).await.unwrap() > 0 {}
+    assert!(store.refresh_token(&[50; 32]).await.unwrap().is_none());
+    assert!(store.session_with_user("p1").await.unwrap().is_none());
+    for kept in ["p2", "p3"] {
+        assert!(
+            store.session_with_user(kept).await.unwrap().is_some(),
+            "{kept}"
+        );
+    }
+    store.purge_sessions(T0 + 2000, 1000).await.unwrap();
+    assert!(store.session_with_user("p3").await.unwrap().is_none());
+    assert!(store.refresh_token(&[52; 32]).await.unwrap().is_none());
+    assert!(store.refresh_token(&[51; 32]).await.unwrap().is_some());
 
     // Failed sign-ins: counted per window, a new window once it ended,
     // ended windows forgotten as failures come in, cleared on request.

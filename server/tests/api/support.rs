@@ -156,6 +156,16 @@ pub async fn open(config: &Config) -> AnyStore {
     store
 }
 
+/// What the database keys a refresh token by: SHA-256 of its 32 bytes.
+pub fn stored_hash(token: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .unwrap();
+    sha2::Sha256::digest(raw).to_vec()
+}
+
 /// The settings every test server gets; `extra` overrides.
 pub fn settings(dir: &TempDir, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut vars: Vec<(String, String)> = [
@@ -285,7 +295,13 @@ impl Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let router = app(state.clone());
-        tokio::spawn(async move { axum::serve(listener, router).await });
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+        });
         Self {
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),
@@ -346,6 +362,30 @@ impl Server {
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
         r
+    }
+
+    /// A login from a page of the allowed origin, as a browser sends it:
+    /// only such a login gets cookies.
+    pub async fn browser_login(&self, email: &str) -> Resp {
+        let r = self
+            .send(
+                self.request(Method::POST, "/auth/token")
+                    .header("origin", ORIGIN)
+                    .json(&json!({"email": email, "password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r
+    }
+
+    /// A refresh with the token in the body, from the allowed origin.
+    pub async fn browser_refresh(&self, token: &str) -> Resp {
+        self.send(
+            self.request(Method::POST, "/auth/refresh")
+                .header("origin", ORIGIN)
+                .json(&json!({ "refresh_token": token })),
+        )
+        .await
     }
 
     /// Registers and signs in; the login response.

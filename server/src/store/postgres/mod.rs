@@ -48,6 +48,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "session_amr",
         include_str!("../../../migrations/postgres/0003_session_amr.sql"),
     ),
+    (
+        4,
+        "protection",
+        include_str!("../../../migrations/postgres/0004_protection.sql"),
+    ),
 ];
 
 /// Advisory lock keys (`pg_advisory_xact_lock`), arbitrary but fixed:

@@ -27,6 +27,8 @@ const ROTATE: &str = "WITH live AS ( \
      ), parent AS ( \
        UPDATE refresh_tokens SET used_at = $3 \
        WHERE token_hash = $2 AND used_at IS NULL AND session_id = (SELECT id FROM live) \
+         AND (SELECT count(*) FROM refresh_tokens c \
+              WHERE c.session_id = (SELECT id FROM live) AND c.created_at > $5) < $6 \
        RETURNING session_id, generation \
      ), child AS ( \
        INSERT INTO refresh_tokens (token_hash, session_id, generation, created_at, used_at) \
@@ -60,6 +62,14 @@ const CREATE_SESSION: &str = "WITH evicted AS ( \
        SELECT $7, id, 0, $3, NULL FROM created \
      ) \
      SELECT id FROM evicted ORDER BY last_used_at DESC, created_at DESC, id";
+
+/// A purge: sessions revoked, or expired, before the bound, oldest first
+/// within the batch; their refresh tokens go with them (`ON DELETE
+/// CASCADE`).
+const PURGE_SESSIONS: &str = "DELETE FROM sessions WHERE id IN ( \
+       SELECT id FROM sessions \
+       WHERE revoked_at < $1 OR (revoked_at IS NULL AND expires_at < $1) \
+       LIMIT $2)";
 
 #[async_trait]
 impl SessionStore for PgStore {
@@ -174,6 +184,8 @@ impl SessionStore for PgStore {
             .bind(&r.parent_hash[..])
             .bind(db_time(r.now))
             .bind(db_time(r.expires_at))
+            .bind(db_time(r.recent_since))
+            .bind(db_time(r.max_recent))
             .fetch_optional(&self.pool)
             .await
             .map_err(backend)?;
@@ -182,5 +194,15 @@ impl SessionStore for PgStore {
         };
         let roles: Vec<String> = row.try_get("direct_roles").map_err(backend)?;
         Ok(RotateOutcome::Rotated(session_from(&row)?, roles))
+    }
+
+    async fn purge_sessions(&self, ended_before: u64, limit: u32) -> Result<u64, StoreError> {
+        let done = sqlx::query(PURGE_SESSIONS)
+            .bind(db_time(ended_before))
+            .bind(i64::from(limit))
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected())
     }
 }

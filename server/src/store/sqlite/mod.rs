@@ -41,6 +41,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "session_amr",
         include_str!("../../../migrations/sqlite/0003_session_amr.sql"),
     ),
+    (
+        4,
+        "protection",
+        include_str!("../../../migrations/sqlite/0004_protection.sql"),
+    ),
 ];
 
 /// SQLite storage.

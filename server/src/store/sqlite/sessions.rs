@@ -31,6 +31,14 @@ pub(super) const MAX_BATCH: usize = 16;
 /// A rotation waiting for the batcher, with where its outcome goes.
 pub(super) type Pending = (Rotation, oneshot::Sender<Result<RotateOutcome, StoreError>>);
 
+/// A purge: sessions revoked, or expired, before the bound, oldest first
+/// within the batch; their refresh tokens go with them (`ON DELETE
+/// CASCADE`).
+const PURGE_SESSIONS: &str = "DELETE FROM sessions WHERE id IN ( \
+       SELECT id FROM sessions \
+       WHERE revoked_at < ? OR (revoked_at IS NULL AND expires_at < ?) \
+       LIMIT ?)";
+
 #[async_trait]
 impl SessionStore for SqliteStore {
     async fn create_session(
@@ -173,6 +181,17 @@ impl SessionStore for SqliteStore {
             .map_err(|_| gone())?;
         rx.await.map_err(|_| gone())?
     }
+
+    async fn purge_sessions(&self, ended_before: u64, limit: u32) -> Result<u64, StoreError> {
+        let done = sqlx::query(PURGE_SESSIONS)
+            .bind(db_time(ended_before))
+            .bind(db_time(ended_before))
+            .bind(i64::from(limit))
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected())
+    }
 }
 
 /// The batcher: takes what is waiting (at least one), commits it as one
@@ -228,7 +247,9 @@ fn rotation_script(n: usize) -> Result<&'static str, StoreError> {
                    SELECT ?, t.session_id, t.generation + 1, ?, NULL \
                    FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
                    WHERE t.token_hash = ? AND t.used_at IS NULL \
-                     AND s.revoked_at IS NULL AND s.expires_at > ?; \
+                     AND s.revoked_at IS NULL AND s.expires_at > ? \
+                     AND (SELECT count(*) FROM refresh_tokens c \
+                          WHERE c.session_id = t.session_id AND c.created_at > ?) < ?; \
                  UPDATE refresh_tokens SET used_at = ? \
                    WHERE token_hash = ? AND used_at IS NULL AND changes() = 1; \
                  UPDATE sessions SET last_used_at = ?, expires_at = MIN(?, absolute_expires_at) \
@@ -257,7 +278,7 @@ enum Arg<'a> {
 /// proceeds only if the previous one changed exactly one row (`changes()`),
 /// so a used token, a dead session, or an earlier rotation of the same
 /// parent in this very batch writes nothing: (1) insert the successor if
-/// the parent is unused and its session live; (2) mark the parent used;
+/// the parent is unused, its session live and under its rotation cap; (2) mark the parent used;
 /// (3) slide the session, returning it with the rotation's index. A
 /// rotation with no returned row was not rotated. (PostgreSQL does the same
 /// in one statement of data-modifying CTEs.)
@@ -266,12 +287,18 @@ async fn rotate_in_one_transaction(
     rotations: &[&Rotation],
 ) -> Result<Vec<RotateOutcome>, StoreError> {
     let script = rotation_script(rotations.len())?;
-    let mut args: Vec<Arg<'_>> = Vec::with_capacity(9 * rotations.len());
+    let mut args: Vec<Arg<'_>> = Vec::with_capacity(11 * rotations.len());
     for r in rotations {
         let (child, parent) = (Arg::Hash(&r.child_hash), Arg::Hash(&r.parent_hash));
         let (now, expires) = (Arg::Time(db_time(r.now)), Arg::Time(db_time(r.expires_at)));
+        let (since, cap) = (
+            Arg::Time(db_time(r.recent_since)),
+            Arg::Time(db_time(r.max_recent)),
+        );
         // In the order of the script's `?`s.
-        args.extend([child, now, parent, now, now, parent, now, expires, child]);
+        args.extend([
+            child, now, parent, now, since, cap, now, parent, now, expires, child,
+        ]);
     }
     let mut query = sqlx::query(script);
     for arg in args {
