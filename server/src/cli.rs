@@ -50,13 +50,19 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
-    /// List signing keys: which one signs, which are retired and until when
-    /// they stay published.
+    /// List signing keys with their state (next, current, retired, gone)
+    /// and dates.
     List,
-    /// Retire the signing key and create a new one. The old key stays in the
-    /// JWKS until every token it signed has expired; running servers pick the
-    /// new key up within EDGEAUTH_KEY_RELOAD.
-    Rotate,
+    /// Publish a new signing key now; it signs after EDGEAUTH_KEY_PUBLISH_AHEAD,
+    /// when the current key retires. A retired key stays in the JWKS until
+    /// every token it signed has expired. With --now (a compromised key) the
+    /// new key signs at once and the current key is deleted, so it leaves the
+    /// JWKS at once; running servers follow within EDGEAUTH_KEY_RELOAD.
+    Rotate {
+        /// Replace the current key at once instead of publishing ahead.
+        #[arg(long)]
+        now: bool,
+    },
     /// Print a new random master key (for EDGEAUTH_MASTER_KEY).
     GenerateMasterKey,
 }
@@ -213,12 +219,25 @@ async fn dispatch(command: Command, config: Config) -> CliResult {
             Ok(())
         }
         Command::Keys(KeysCommand::List) => keys_list(&config, &*store).await,
-        Command::Keys(KeysCommand::Rotate) => {
+        Command::Keys(KeysCommand::Rotate { now: true }) => {
             let state = state(&config, &store).await?;
-            let kid = state.keys.rotate(&*store, state.now()).await?;
+            let kid = state.rotate_keys_now().await?;
             println!(
-                "new signing key {kid}; the previous key stays published until its tokens expire"
+                "new signing key {kid} signs now; the previous key was deleted and left the JWKS"
             );
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Rotate { now: false }) => {
+            let state = state(&config, &store).await?;
+            match state.rotate_keys().await? {
+                Some(kid) => println!(
+                    "new signing key {kid}, published now; it signs from {}, when the current key retires",
+                    crate::http::rfc3339(state.now().saturating_add(config.keys.publish_ahead))
+                ),
+                None => println!(
+                    "a key is already waiting to take over (see `edgeauth keys list`); use --now to replace the current key at once"
+                ),
+            }
             Ok(())
         }
         Command::Keys(KeysCommand::GenerateMasterKey) => Ok(()),
@@ -258,6 +277,13 @@ async fn serve(config: Config, store: &Arc<dyn Store>) -> CliResult {
             ticks.tick().await;
             loop {
                 ticks.tick().await;
+                match state.rotate_keys_if_due().await {
+                    Ok(Some(kid)) => {
+                        tracing::info!(%kid, "scheduled key rotation: new key published")
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(error = %e, "scheduled key rotation failed"),
+                }
                 if let Err(e) = state.reload_keys().await {
                     tracing::error!(error = %e, "reloading signing keys failed");
                 }
@@ -314,38 +340,25 @@ async fn shutdown() {
 }
 
 async fn keys_list(config: &Config, store: &dyn Store) -> CliResult {
-    let keys = tokens::list(
-        store,
-        tokens::publish_for(config.sessions.access_ttl, config.keys.key_reload),
-    )
-    .await?;
-    let now = SystemClock.now();
+    let publish_for = tokens::publish_for(config.sessions.access_ttl, config.keys.key_reload);
+    let keys = tokens::list(store, publish_for, SystemClock.now()).await?;
     if keys.is_empty() {
         println!("no signing keys yet (`edgeauth serve` or `edgeauth keys rotate` creates one)");
     }
+    let date = |t: Option<u64>| t.map_or_else(|| "-".to_owned(), crate::http::rfc3339);
     println!(
-        "{:<18} {:<22} {:<22} {:<10}",
-        "KID", "CREATED", "RETIRED", "STATE"
+        "{:<18} {:<8} {:<21} {:<21} {:<21} {:<21}",
+        "KID", "STATE", "CREATED", "SIGNS FROM", "RETIRES", "PUBLISHED UNTIL"
     );
     for key in keys {
-        let state = if key.signing {
-            "signing".to_owned()
-        } else {
-            match key.published_until {
-                Some(until) if now < until => {
-                    format!("published until {}", crate::http::rfc3339(until))
-                }
-                _ => "expired".to_owned(),
-            }
-        };
         println!(
-            "{:<18} {:<22} {:<22} {}",
+            "{:<18} {:<8} {:<21} {:<21} {:<21} {:<21}",
             key.kid,
-            crate::http::rfc3339(key.created_at),
-            key.retired_at
-                .map(crate::http::rfc3339)
-                .unwrap_or_else(|| "-".into()),
-            state
+            key.state.as_str(),
+            date(Some(key.created_at)),
+            date(Some(key.activates_at)),
+            date(key.retired_at),
+            date(key.published_until),
         );
     }
     Ok(())

@@ -25,20 +25,20 @@ mod store;
 
 // The public interface.
 pub use crate::{
-    auth::tokens::KeyInfo,
+    auth::tokens::{KeyInfo, KeyState},
     clock::{Clock, ManualClock, SystemClock},
     config::{
         Argon2Costs, Backend, Config, ConfigError, CookieSettings, DatabaseSettings, DatabaseUrl,
-        KeySettings, Mode, PasswordRules, PasswordSettings, Rate, ServerSettings, SessionSettings,
-        Synchronous, ThrottleSettings, parse_duration_ms,
+        KeySettings, Mode, PasswordRules, PasswordSettings, Rate, RevocationSettings,
+        ServerSettings, SessionSettings, Synchronous, ThrottleSettings, parse_duration_ms,
     },
     error::{AppError, PROBLEM_JSON},
     http::app,
     secret::{MasterKey, SecretString},
     state::AppState,
     store::{
-        AnyStore, KeyStore, NewSession, PgStore, RefreshRecord, RoleDef, RoleStore, RotateOutcome,
-        Rotation, Session, SessionStore, SqliteStore, Store, StoreError, StoredKey, ThrottleStore,
-        User, UserStore, connect_store,
+        AnyStore, KeyStore, NewSession, PgStore, RefreshRecord, RevocationStore, RoleDef,
+        RoleStore, RotateOutcome, Rotation, Session, SessionStore, SqliteStore, Store, StoreError,
+        StoredKey, ThrottleStore, User, UserStore, connect_store,
     },
 };

@@ -11,9 +11,10 @@ use crate::{
         purge,
         rates::{AddressRate, Rates},
         refresh::{SessionPolicy, SuccessorKey},
+        revocations::{FeedPolicy, RevocationFeed},
         session_cache::SessionCache,
         sessions::TokenSettings,
-        tokens::{self, Keyring},
+        tokens::{self, KeyInfo, Keyring, Rotation},
     },
     clock::Clock,
     config::Config,
@@ -33,6 +34,7 @@ pub struct AppState {
     pub(crate) sessions: Arc<Sessions>,
     pub(crate) keys: Arc<Keyring>,
     pub(crate) rates: Arc<Rates>,
+    pub(crate) revocations: Arc<RevocationFeed>,
 }
 
 impl core::fmt::Debug for AppState {
@@ -109,8 +111,14 @@ impl AppState {
             token: AddressRate::new(config.throttle.token_rate),
             refresh: AddressRate::new(config.throttle.refresh_rate),
         };
+        let revocations = RevocationFeed::new(FeedPolicy::new(
+            config.revocations.max_age,
+            config.revocations.ttl,
+            config.sessions.access_ttl,
+        ));
         Ok(Self {
             rates: Arc::new(rates),
+            revocations: Arc::new(revocations),
             config: Arc::new(config),
             clock,
             store,
@@ -147,8 +155,41 @@ impl AppState {
         Ok(purge::ended_sessions(&*self.store, self.now(), after).await?)
     }
 
-    /// Retires the signing key and creates a new one; returns its kid.
-    pub async fn rotate_keys(&self) -> Result<String, AppError> {
-        Ok(self.keys.rotate(&*self.store, self.now()).await?)
+    /// Publishes a new signing key that takes over after
+    /// `KEY_PUBLISH_AHEAD` (`keys rotate`); its kid, or None when a key was
+    /// already waiting to take over.
+    pub async fn rotate_keys(&self) -> Result<Option<String>, AppError> {
+        let ahead = Rotation::Ahead(self.config.keys.publish_ahead);
+        Ok(self.keys.rotate(&*self.store, ahead, self.now()).await?)
+    }
+
+    /// Replaces the signing key at once, deleting the current one (`keys
+    /// rotate --now`, for a compromised key); the new kid.
+    pub async fn rotate_keys_now(&self) -> Result<String, AppError> {
+        let kid = self
+            .keys
+            .rotate(&*self.store, Rotation::Now, self.now())
+            .await?;
+        kid.ok_or_else(|| AppError::Internal("the key was not replaced".into()))
+    }
+
+    /// The signing keys and their states now (`keys list`).
+    pub async fn key_list(&self) -> Result<Vec<KeyInfo>, AppError> {
+        Ok(tokens::list(&*self.store, self.publish_for(), self.now()).await?)
+    }
+
+    /// Rotates when `KEY_ROTATION_INTERVAL` says it is time (the server
+    /// asks at every key reload); the new kid when it did. Of several
+    /// instances asking at once, one rotates.
+    pub async fn rotate_keys_if_due(&self) -> Result<Option<String>, AppError> {
+        let interval = self.config.keys.rotation_interval;
+        if interval == 0 || !tokens::rotation_due(&self.key_list().await?, interval, self.now()) {
+            return Ok(None);
+        }
+        self.rotate_keys().await
+    }
+
+    fn publish_for(&self) -> u64 {
+        tokens::publish_for(self.config.sessions.access_ttl, self.config.keys.key_reload)
     }
 }

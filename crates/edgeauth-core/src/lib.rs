@@ -11,6 +11,7 @@
 //! - where a request carries its token ([`access_token`]);
 //! - how long a verified result may be reused ([`Verifier::reuse_window`]);
 //! - when to refetch a key set ([`KeyRefresh`], [`KeyRefreshPolicy`]);
+//! - which sessions are revoked, from the server's signed feed ([`Revocations`]);
 //! - how a failure is answered over HTTP ([`Problem`], [`Challenge`]).
 //!
 //! docs/tokens.md is the contract it implements.
@@ -45,6 +46,7 @@ mod names;
 mod policy;
 mod problem;
 mod refresh;
+mod revocations;
 #[cfg(feature = "sign")]
 mod sign;
 mod verify;
@@ -67,5 +69,6 @@ pub use crate::{
         status_title,
     },
     refresh::{KeyRefresh, KeyRefreshPolicy, Need, Plan},
+    revocations::{MAX_REVOCATIONS_LEN, REVOCATIONS_MEDIA_TYPE, REVOCATIONS_TYPE, Revocations},
     verify::{DEFAULT_LEEWAY, MAX_TOKEN_LEN, ReuseWindow, Verifier},
 };

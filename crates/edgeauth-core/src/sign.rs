@@ -10,7 +10,7 @@ use ed25519_dalek::{SIGNATURE_LENGTH, Signature, VerifyingKey};
 use jwt_compact::{Algorithm, AlgorithmExt, AlgorithmSignature, Header};
 use serde::{Serialize, Serializer};
 
-use crate::{claims::Claims, verify::ALGORITHM};
+use crate::{base64, claims::Claims, json, verify::ALGORITHM};
 
 /// The header `typ` of edgeauth access tokens (RFC 9068).
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
@@ -104,6 +104,26 @@ impl SigningKey {
         StrictEd25519
             .token(&header, &jwt, &self.key)
             .map_err(|_| SignError::Encoding)
+    }
+}
+
+impl SigningKey {
+    /// Signs any payload into a compact JWS with header
+    /// `{"alg":"EdDSA","kid":...,"typ":typ}` (the revocation feed is one).
+    pub fn sign_jws(&self, typ: &str, payload: &[u8]) -> String {
+        use ed25519_dalek::Signer;
+        let mut header = String::from("{\"alg\":\"EdDSA\",\"kid\":");
+        json::write_string(&mut header, &self.kid);
+        header.push_str(",\"typ\":");
+        json::write_string(&mut header, typ);
+        header.push('}');
+        let mut jws = base64::encode(header.as_bytes());
+        jws.push('.');
+        jws.push_str(&base64::encode(payload));
+        let signature = self.key.sign(jws.as_bytes());
+        jws.push('.');
+        jws.push_str(&base64::encode(&signature.to_bytes()));
+        jws
     }
 }
 

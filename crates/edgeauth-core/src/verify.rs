@@ -90,56 +90,16 @@ impl Verifier {
             return Err(E::TokenTooLarge);
         }
 
-        // 2. Three base64url segments and a JSON header.
-        let (signing_input, signature) = token.rsplit_once('.').ok_or(E::Malformed)?;
-        let (header, payload) = signing_input.split_once('.').ok_or(E::Malformed)?;
-        if payload.contains('.') {
-            return Err(E::Malformed);
-        }
-        // Header and payload are decoded into this buffer in turn (spilling
-        // to the heap only when larger); only the claims themselves allocate.
+        // 2 to 7. The signed payload, under the token-type rule.
         let (mut buf, mut spill) = ([0; 1024], Vec::new());
-        let header = base64::decode_small(header.as_bytes(), &mut buf, &mut spill)
-            .map_err(|_| E::Malformed)?;
-        let header = core::str::from_utf8(header).map_err(|_| E::Malformed)?;
-        let header = Header::parse(header).map_err(|_| E::Malformed)?;
-        // Decoded once; a well-formed segment of the wrong length fails at step 6.
-        let signature = match base64::decode_array::<64>(signature.as_bytes()) {
-            Ok(bytes) => Some(bytes),
-            Err(_) => {
-                base64::validate(signature.as_bytes()).map_err(|_| E::Malformed)?;
-                None
-            }
-        };
-
-        // 3. The algorithm is ours to choose; the header may only agree.
-        if header.alg.as_deref() != Some(ALGORITHM) || header.crit {
-            return Err(E::UnsupportedAlg);
-        }
-
-        // 4. RFC 9068 token type.
-        if self.require_type && !header.typ.as_deref().is_some_and(is_access_token_type) {
-            return Err(E::WrongType);
-        }
-
-        // 5. A key we trust.
-        let key = header
-            .kid
-            .as_deref()
-            .and_then(|kid| self.keys.get(kid))
-            .ok_or(E::UnknownKey)?;
-
-        // 6. Strict Ed25519 over the signing input: `verify_strict` also
-        // rejects small-order `R` and `A` (and, like `verify`, non-canonical
-        // `S`), so every message has at most one valid signature per key.
-        let signature = signature.ok_or(E::BadSignature)?;
-        key.verify_strict(signing_input.as_bytes(), &Signature::from_bytes(&signature))
-            .map_err(|_| E::BadSignature)?;
-
-        // 7. Only now is the payload read.
-        let payload = base64::decode_small(payload.as_bytes(), &mut buf, &mut spill)
-            .map_err(|_| E::Malformed)?;
-        let payload = core::str::from_utf8(payload).map_err(|_| E::Malformed)?;
+        let require_type = self.require_type;
+        let payload = open_jws(
+            token,
+            &self.keys,
+            |typ| !require_type || typ.is_some_and(is_access_token_type),
+            &mut buf,
+            &mut spill,
+        )?;
         let claims = Claims::parse(payload).map_err(|_| E::Malformed)?;
 
         // 8, 9. Time, with leeway.
@@ -178,6 +138,70 @@ impl Verifier {
             until: claims.exp.saturating_add(self.leeway),
         }
     }
+}
+
+/// Steps 2 to 7 of verification, for every compact JWS edgeauth signs:
+/// three base64url segments and a JSON header (2); `alg` `EdDSA` and no
+/// `crit` (3); a `typ` that `type_ok` accepts (4); a `kid` in `keys` (5); a
+/// strict Ed25519 signature over the signing input (6); only then the
+/// payload, decoded as UTF-8 (7). Header and payload are decoded into
+/// `buf` in turn, spilling to `spill` only when larger.
+#[inline]
+pub(crate) fn open_jws<'b>(
+    token: &str,
+    keys: &KeySet,
+    type_ok: impl FnOnce(Option<&str>) -> bool,
+    buf: &'b mut [u8; 1024],
+    spill: &'b mut Vec<u8>,
+) -> Result<&'b str, VerifyError> {
+    use VerifyError as E;
+
+    // 2. Three base64url segments and a JSON header.
+    let (signing_input, signature) = token.rsplit_once('.').ok_or(E::Malformed)?;
+    let (header, payload) = signing_input.split_once('.').ok_or(E::Malformed)?;
+    if payload.contains('.') {
+        return Err(E::Malformed);
+    }
+    let header = base64::decode_small(header.as_bytes(), &mut *buf, &mut *spill)
+        .map_err(|_| E::Malformed)?;
+    let header = core::str::from_utf8(header).map_err(|_| E::Malformed)?;
+    let header = Header::parse(header).map_err(|_| E::Malformed)?;
+    // Decoded once; a well-formed segment of the wrong length fails at step 6.
+    let signature = match base64::decode_array::<64>(signature.as_bytes()) {
+        Ok(bytes) => Some(bytes),
+        Err(_) => {
+            base64::validate(signature.as_bytes()).map_err(|_| E::Malformed)?;
+            None
+        }
+    };
+
+    // 3. The algorithm is ours to choose; the header may only agree.
+    if header.alg.as_deref() != Some(ALGORITHM) || header.crit {
+        return Err(E::UnsupportedAlg);
+    }
+
+    // 4. The token type.
+    if !type_ok(header.typ.as_deref()) {
+        return Err(E::WrongType);
+    }
+
+    // 5. A key we trust.
+    let key = header
+        .kid
+        .as_deref()
+        .and_then(|kid| keys.get(kid))
+        .ok_or(E::UnknownKey)?;
+
+    // 6. Strict Ed25519 over the signing input: `verify_strict` also
+    // rejects small-order `R` and `A` (and, like `verify`, non-canonical
+    // `S`), so every message has at most one valid signature per key.
+    let signature = signature.ok_or(E::BadSignature)?;
+    key.verify_strict(signing_input.as_bytes(), &Signature::from_bytes(&signature))
+        .map_err(|_| E::BadSignature)?;
+
+    // 7. Only now is the payload read.
+    let payload = base64::decode_small(payload.as_bytes(), buf, spill).map_err(|_| E::Malformed)?;
+    core::str::from_utf8(payload).map_err(|_| E::Malformed)
 }
 
 /// The times, in seconds since the epoch, at which a verified token passes

@@ -11,6 +11,7 @@ pub(crate) mod password;
 pub(crate) mod purge;
 pub(crate) mod rates;
 pub(crate) mod refresh;
+pub(crate) mod revocations;
 pub(crate) mod roles;
 pub(crate) mod session_cache;
 pub(crate) mod sessions;

@@ -9,7 +9,7 @@ use std::{
 
 use edgeauth_core::{
     Claims, DEFAULT_LEEWAY, KeyRefresh, KeyRefreshPolicy, KeySet, Need, Plan, ReuseWindow,
-    SigningKey, Verifier, VerifyError,
+    Revocations, SigningKey, Verifier, VerifyError,
 };
 
 use super::AuthError;
@@ -22,10 +22,49 @@ use crate::{
 #[derive(Debug)]
 struct Keys {
     signer: SigningKey,
+    /// The key published ahead, and when it takes over signing.
+    next: Option<(u64, SigningKey)>,
     verifier: Verifier,
     jwks: String,
-    /// When the published set next changes (a retired key drops out).
+    /// When the published set or the signer next changes (a waiting key
+    /// starts signing, a retired key drops out).
     next_change: u64,
+}
+
+/// Where a key is in its life: `next` -> `current` -> `retired` -> gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Published, not signing yet.
+    Next,
+    /// The signer.
+    Current,
+    /// No longer signing; published until its last token has expired.
+    Retired,
+    /// No longer published.
+    Gone,
+}
+
+impl KeyState {
+    /// The state's name, as `keys list` prints it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Next => "next",
+            Self::Current => "current",
+            Self::Retired => "retired",
+            Self::Gone => "gone",
+        }
+    }
+
+    /// A stored key's state at `now`, given how long a retired key stays
+    /// published.
+    fn of(key: &StoredKey, now: u64, publish_for: u64) -> Self {
+        match key.retired_at {
+            _ if now < key.activates_at => Self::Next,
+            Some(retired) if now >= retired.saturating_add(publish_for) => Self::Gone,
+            Some(retired) if now >= retired => Self::Retired,
+            _ => Self::Current,
+        }
+    }
 }
 
 /// What `keys list` shows.
@@ -33,14 +72,16 @@ struct Keys {
 pub struct KeyInfo {
     /// Key id.
     pub kid: String,
-    /// Seconds since the epoch.
+    /// Its state now.
+    pub state: KeyState,
+    /// When it was made (and published).
     pub created_at: u64,
-    /// When it stopped signing.
+    /// When it starts (or started) signing.
+    pub activates_at: u64,
+    /// When it stops (or stopped) signing.
     pub retired_at: Option<u64>,
-    /// Until when it stays in the JWKS (None while it signs).
+    /// Until when it stays in the JWKS, once it has a retirement.
     pub published_until: Option<u64>,
-    /// Whether it signs new tokens.
-    pub signing: bool,
 }
 
 /// The signing key and the published key set, reloaded from the store when
@@ -80,8 +121,8 @@ pub(crate) fn publish_for(access_ttl: u64, key_reload: u64) -> u64 {
     access_ttl + DEFAULT_LEEWAY + key_reload
 }
 
-/// A new key, sealed under the master key.
-fn new_key(master: &MasterKey, now: u64) -> Result<StoredKey, AuthError> {
+/// A new key, sealed under the master key, signing from `activates_at`.
+fn new_key(master: &MasterKey, now: u64, activates_at: u64) -> Result<StoredKey, AuthError> {
     let kid_bytes: [u8; 12] = random()?;
     let kid = b64(&kid_bytes);
     let seed: [u8; 32] = random()?;
@@ -91,6 +132,7 @@ fn new_key(master: &MasterKey, now: u64) -> Result<StoredKey, AuthError> {
         public_key: key.public_key().to_vec(),
         kid,
         created_at: now,
+        activates_at,
         retired_at: None,
     })
 }
@@ -110,41 +152,102 @@ pub(crate) async fn ensure_signing_key(
     {
         return Ok(());
     }
-    let key = new_key(master, now)?;
+    let key = new_key(master, now, now)?;
     if store.insert_first_key(&key).await? {
         tracing::info!(kid = %key.kid, "created the first signing key");
     }
     Ok(())
 }
 
-/// Retires the signing key and creates a new one; returns the new kid.
+/// How a rotation happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rotation {
+    /// The new key is published now and signs `ahead` seconds later; the
+    /// current key retires then. Nothing happens when a key already waits.
+    Ahead(u64),
+    /// A compromised key: the new key signs now, and the current (and any
+    /// waiting) key is deleted, so it leaves the JWKS at once.
+    Now,
+}
+
+/// A new signing key, scheduled as `how` says; its kid, or None when a key
+/// was already waiting to take over.
 pub(crate) async fn rotate(
     store: &dyn Store,
     master: &MasterKey,
+    how: Rotation,
     now: u64,
-) -> Result<String, AuthError> {
-    let key = new_key(master, now)?;
-    store.rotate_key(&key, now).await?;
-    Ok(key.kid)
+) -> Result<Option<String>, AuthError> {
+    match how {
+        Rotation::Ahead(ahead) => {
+            let key = new_key(master, now, now.saturating_add(ahead))?;
+            Ok(store.schedule_key(&key, now).await?.then_some(key.kid))
+        }
+        Rotation::Now => {
+            let key = new_key(master, now, now)?;
+            store.replace_keys_now(&key, now).await?;
+            Ok(Some(key.kid))
+        }
+    }
 }
 
-/// Every key with its state.
-pub(crate) async fn list(store: &dyn Store, publish_for: u64) -> Result<Vec<KeyInfo>, AuthError> {
-    let keys = store.signing_keys().await?;
-    let signer = keys
-        .iter()
-        .find(|k| k.retired_at.is_none())
-        .map(|k| k.kid.clone());
-    Ok(keys
+/// Every key with its state at `now`, newest first.
+pub(crate) async fn list(
+    store: &dyn Store,
+    publish_for: u64,
+    now: u64,
+) -> Result<Vec<KeyInfo>, AuthError> {
+    Ok(store
+        .signing_keys()
+        .await?
         .into_iter()
         .map(|k| KeyInfo {
-            signing: signer.as_deref() == Some(k.kid.as_str()),
+            state: KeyState::of(&k, now, publish_for),
             published_until: k.retired_at.map(|r| r.saturating_add(publish_for)),
             kid: k.kid,
             created_at: k.created_at,
+            activates_at: k.activates_at,
             retired_at: k.retired_at,
         })
         .collect())
+}
+
+/// Whether a scheduled rotation is due: the current key has signed for
+/// `interval` seconds (0: never).
+pub(crate) fn rotation_due(keys: &[KeyInfo], interval: u64, now: u64) -> bool {
+    interval > 0
+        && !keys.iter().any(|k| k.state == KeyState::Next)
+        && keys
+            .iter()
+            .find(|k| k.state == KeyState::Current)
+            .is_some_and(|k| now >= k.activates_at.saturating_add(interval))
+}
+
+/// A stored key's seed, opened with the master key and checked against its
+/// public key.
+fn open_key(
+    master: &MasterKey,
+    key: &StoredKey,
+    public: &[u8; 32],
+) -> Result<SigningKey, AuthError> {
+    let seed = master.open(&key.kid, &key.sealed_seed).map_err(|_| {
+        AuthError::internal(format!(
+            "EDGEAUTH_MASTER_KEY does not decrypt signing key {} (is it the key this database was created with?)",
+            key.kid
+        ))
+    })?;
+    let seed: [u8; 32] = seed
+        .as_slice()
+        .try_into()
+        .map_err(|_| AuthError::internal("a signing key seed is not 32 bytes"))?;
+    let signing = SigningKey::from_seed(key.kid.clone(), &seed);
+    if signing.public_key() != *public {
+        return Err(AuthError::internal(format!(
+            "signing key {} does not match its public key",
+            key.kid
+        )));
+    }
+    Ok(signing)
 }
 
 impl Keyring {
@@ -180,45 +283,36 @@ impl Keyring {
     ) -> Result<Keys, AuthError> {
         let stored = store.signing_keys().await?;
         let mut set = KeySet::new();
-        let mut signer = None;
+        let (mut signer, mut next) = (None, None);
         let mut next_change = u64::MAX;
         for key in &stored {
-            let until = key.retired_at.map(|r| r.saturating_add(publish_for));
-            if until.is_some_and(|until| now >= until) {
-                continue;
-            }
-            if let Some(until) = until {
-                next_change = next_change.min(until);
-            }
+            let state = KeyState::of(key, now, publish_for);
+            let changes = match state {
+                KeyState::Gone => continue,
+                KeyState::Next => Some(key.activates_at),
+                KeyState::Current => key.retired_at,
+                KeyState::Retired => key.retired_at.map(|r| r.saturating_add(publish_for)),
+            };
+            next_change = next_change.min(changes.unwrap_or(u64::MAX));
             let public: [u8; 32] = key.public_key.as_slice().try_into().map_err(|_| {
                 AuthError::internal(format!("signing key {} has a bad public key", key.kid))
             })?;
             set.insert(key.kid.clone(), &public)
                 .map_err(|e| AuthError::internal(format!("signing key {}: {e}", key.kid)))?;
-            if key.retired_at.is_none() && signer.is_none() {
-                let seed = master.open(&key.kid, &key.sealed_seed).map_err(|_| {
-                    AuthError::internal(format!(
-                        "EDGEAUTH_MASTER_KEY does not decrypt signing key {} (is it the key this database was created with?)",
-                        key.kid
-                    ))
-                })?;
-                let seed: [u8; 32] = seed
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| AuthError::internal("a signing key seed is not 32 bytes"))?;
-                let signing = SigningKey::from_seed(key.kid.clone(), &seed);
-                if signing.public_key() != public {
-                    return Err(AuthError::internal(format!(
-                        "signing key {} does not match its public key",
-                        key.kid
-                    )));
+            match state {
+                KeyState::Current if signer.is_none() => {
+                    signer = Some(open_key(master, key, &public)?);
                 }
-                signer = Some(signing);
+                KeyState::Next if next.is_none() => {
+                    next = Some((key.activates_at, open_key(master, key, &public)?));
+                }
+                _ => {}
             }
         }
         let signer = signer.ok_or_else(|| AuthError::internal("no active signing key"))?;
         Ok(Keys {
             signer,
+            next,
             jwks: set.to_jwks(),
             verifier: Verifier::new(set, issuer, audience),
             next_change,
@@ -253,10 +347,15 @@ impl Keyring {
         Ok(())
     }
 
-    /// Retires the signing key, creates a new one and reloads; returns the
-    /// new kid (`keys rotate`).
-    pub(crate) async fn rotate(&self, store: &dyn Store, now: u64) -> Result<String, AuthError> {
-        let kid = rotate(store, &self.master, now).await?;
+    /// A new signing key, as `how` says, then a reload; its kid, or None
+    /// when a key was already waiting (`keys rotate`, and the schedule).
+    pub(crate) async fn rotate(
+        &self,
+        store: &dyn Store,
+        how: Rotation,
+        now: u64,
+    ) -> Result<Option<String>, AuthError> {
+        let kid = rotate(store, &self.master, how, now).await?;
         self.reload(store, now).await?;
         Ok(kid)
     }
@@ -275,12 +374,27 @@ impl Keyring {
         Ok(self.fresh(store, now).await?.jwks.clone())
     }
 
-    /// Signs claims with the current signing key.
+    /// The key that signs at `now`: the current key, or the next one once
+    /// its time has come (before any reload).
+    fn signer_at(&self, now: u64) -> SigningKey {
+        let keys = self.current();
+        match &keys.next {
+            Some((from, next)) if now >= *from => next.clone(),
+            _ => keys.signer.clone(),
+        }
+    }
+
+    /// Signs claims with the key that signs at their `iat`.
     pub(crate) fn mint(&self, claims: &Claims) -> Result<String, AuthError> {
-        self.current()
-            .signer
+        self.signer_at(claims.iat)
             .sign(claims)
             .map_err(|e| AuthError::internal(format!("signing: {e}")))
+    }
+
+    /// Signs a revocation feed of `sids` at `now`, acceptable until
+    /// `expires_at`, with the key that signs at `now`.
+    pub(crate) fn sign_revocations(&self, now: u64, expires_at: u64, sids: &[String]) -> String {
+        Revocations::sign(&self.signer_at(now), &self.issuer, now, expires_at, sids)
     }
 
     fn verified_cache(

@@ -23,6 +23,15 @@ pub struct KeySettings {
     /// `EDGEAUTH_KEY_RELOAD` in seconds: how often a running server rereads
     /// the signing keys (to see `keys rotate`), default 30, at least 1.
     pub key_reload: u64,
+    /// `EDGEAUTH_KEY_PUBLISH_AHEAD` in seconds: how long a new key is
+    /// published before it signs, default twice `EDGEAUTH_JWKS_MAX_AGE`
+    /// (at least `EDGEAUTH_KEY_RELOAD`); never less than
+    /// `EDGEAUTH_KEY_RELOAD`, so every instance sees a key before it signs.
+    pub publish_ahead: u64,
+    /// `EDGEAUTH_KEY_ROTATION_INTERVAL` in seconds: a running server
+    /// rotates the signing key once it has signed this long; default 0
+    /// (off), else longer than `EDGEAUTH_KEY_PUBLISH_AHEAD`.
+    pub rotation_interval: u64,
 }
 
 impl KeySettings {
@@ -45,10 +54,36 @@ impl KeySettings {
             )?,
             jwks_max_age: raw.duration_secs("JWKS_MAX_AGE", 300)?,
             key_reload: raw.duration_secs("KEY_RELOAD", 30)?,
+            publish_ahead: 0,
+            rotation_interval: raw.duration_secs("KEY_ROTATION_INTERVAL", 0)?,
         };
         if settings.key_reload == 0 {
             return Err(ConfigError::new("KEY_RELOAD", "must be at least 1s"));
         }
+        let publish_ahead = raw.duration_secs(
+            "KEY_PUBLISH_AHEAD",
+            settings
+                .jwks_max_age
+                .saturating_mul(2)
+                .max(settings.key_reload),
+        )?;
+        if publish_ahead < settings.key_reload {
+            return Err(ConfigError::new(
+                "KEY_PUBLISH_AHEAD",
+                "must be at least EDGEAUTH_KEY_RELOAD (every instance must see a key before it signs)",
+            ));
+        }
+        let rotation_interval = settings.rotation_interval;
+        if rotation_interval != 0 && rotation_interval <= publish_ahead {
+            return Err(ConfigError::new(
+                "KEY_ROTATION_INTERVAL",
+                "must be longer than EDGEAUTH_KEY_PUBLISH_AHEAD (or 0, off)",
+            ));
+        }
+        let settings = Self {
+            publish_ahead,
+            ..settings
+        };
         Ok(settings)
     }
 

@@ -23,6 +23,7 @@ mod database;
 mod keys;
 mod passwords;
 mod raw;
+mod revocations;
 mod server;
 mod sessions;
 mod throttle;
@@ -35,6 +36,7 @@ pub use self::{
     keys::KeySettings,
     passwords::{Argon2Costs, PasswordRules, PasswordSettings},
     raw::parse_duration_ms,
+    revocations::RevocationSettings,
     server::ServerSettings,
     sessions::SessionSettings,
     throttle::{Rate, ThrottleSettings},
@@ -88,6 +90,8 @@ pub struct Config {
     pub passwords: PasswordSettings,
     /// Login throttling.
     pub throttle: ThrottleSettings,
+    /// The revocation feed.
+    pub revocations: RevocationSettings,
 }
 
 /// A setting that could not be used. Its `Display` names the setting.
@@ -170,6 +174,7 @@ impl Config {
         let cookies = CookieSettings::read(raw, mode, &server.issuer)?;
         let passwords = PasswordSettings::read(raw, mode)?;
         let throttle = ThrottleSettings::read(raw)?;
+        let revocations = RevocationSettings::read(raw)?;
         Ok(Self {
             mode,
             server,
@@ -179,6 +184,7 @@ impl Config {
             cookies,
             passwords,
             throttle,
+            revocations,
         })
     }
 

@@ -9,6 +9,7 @@ mod cors;
 mod delivery;
 mod extract;
 mod meta;
+mod revocations;
 
 pub(crate) use account::rfc3339;
 
@@ -36,6 +37,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(auth::router().merge(account::router()).layer(cors))
         .merge(meta::router())
+        .merge(revocations::router())
         .fallback(|| async { AppError::NotFound("not_found") })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(problems_and_headers))

@@ -17,7 +17,10 @@ pub struct StoredKey {
     pub sealed_seed: Vec<u8>,
     /// Seconds since the epoch.
     pub created_at: u64,
-    /// When a newer key took over signing.
+    /// When it starts signing: `created_at` for a key that signed at once,
+    /// later for a key published ahead (`next` until then).
+    pub activates_at: u64,
+    /// When a newer key takes (or took) over signing.
     pub retired_at: Option<u64>,
 }
 
@@ -26,6 +29,7 @@ impl fmt::Debug for StoredKey {
         f.debug_struct("StoredKey")
             .field("kid", &self.kid)
             .field("created_at", &self.created_at)
+            .field("activates_at", &self.activates_at)
             .field("retired_at", &self.retired_at)
             .finish_non_exhaustive()
     }
@@ -39,6 +43,14 @@ pub trait KeyStore: Send + Sync + 'static {
     /// Inserts `key` as the signing key only if no key is active; false if
     /// one already was (another process won).
     async fn insert_first_key(&self, key: &StoredKey) -> Result<bool, StoreError>;
-    /// Retires the active key(s) at `now` and inserts `key`, atomically.
-    async fn rotate_key(&self, key: &StoredKey, now: u64) -> Result<(), StoreError>;
+    /// Schedules `key` to take over signing at `key.activates_at`: the key
+    /// that has no retirement yet retires then, and `key` is inserted, in
+    /// one transaction. Nothing happens, and false comes back, when a key
+    /// is already waiting to take over (`activates_at > now`): of two
+    /// rotations at once, across instances too, one wins.
+    async fn schedule_key(&self, key: &StoredKey, now: u64) -> Result<bool, StoreError>;
+    /// Replaces the current key, and any waiting one, by `key` at once: they
+    /// are deleted (a compromised key leaves the JWKS at once) and `key`
+    /// signs from now; retired keys stay. One transaction.
+    async fn replace_keys_now(&self, key: &StoredKey, now: u64) -> Result<(), StoreError>;
 }

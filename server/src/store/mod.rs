@@ -22,6 +22,7 @@ use crate::config::{Backend, DatabaseUrl, Synchronous};
 
 mod keys;
 mod postgres;
+mod revocations;
 mod roles;
 mod rows;
 mod sessions;
@@ -31,6 +32,7 @@ mod users;
 
 pub use keys::{KeyStore, StoredKey};
 pub use postgres::PgStore;
+pub use revocations::RevocationStore;
 pub use roles::{RoleDef, RoleStore};
 pub use sessions::{NewSession, RefreshRecord, RotateOutcome, Rotation, Session, SessionStore};
 pub use sqlite::SqliteStore;
@@ -114,11 +116,14 @@ impl core::error::Error for StoreError {
 }
 
 /// Everything the server keeps: one trait per area, each in its module
-/// (users, roles, keys, sessions, throttle), and the migrations. Every
+/// (users, roles, keys, sessions, throttle, revocations), and the
+/// migrations. Every
 /// method of every area is atomic. Callers hold an `Arc<dyn Store>`; the
 /// areas' methods are callable on it.
 #[async_trait]
-pub trait Store: UserStore + RoleStore + KeyStore + SessionStore + ThrottleStore {
+pub trait Store:
+    UserStore + RoleStore + KeyStore + SessionStore + ThrottleStore + RevocationStore
+{
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
 }

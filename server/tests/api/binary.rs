@@ -288,17 +288,34 @@ async fn cli_users_roles_and_keys() {
     .await);
 
     let listed = ok(run(&dir, env, &["keys", "list"], "").await);
-    assert_eq!(listed.matches("signing").count(), 1, "{listed}");
+    assert_eq!(listed.matches(" current ").count(), 1, "{listed}");
     let rotated = ok(run(&dir, env, &["keys", "rotate"], "").await);
     let new_kid = rotated
         .split_whitespace()
         .nth(3)
         .unwrap()
-        .trim_end_matches(';')
+        .trim_end_matches(',')
         .to_owned();
     let listed = ok(run(&dir, env, &["keys", "list"], "").await);
-    assert!(listed.contains("published until"), "{listed}");
-    assert!(listed.contains(&new_kid));
+    let line = |listed: &str, kid: &str| {
+        listed
+            .lines()
+            .find(|l| l.starts_with(kid))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(line(&listed, &new_kid).contains(" next "), "{listed}");
+    assert_eq!(listed.matches(" current ").count(), 1, "{listed}");
+    let again = ok(run(&dir, env, &["keys", "rotate"], "").await);
+    assert!(again.contains("already waiting"), "{again}");
+    let replaced = ok(run(&dir, env, &["keys", "rotate", "--now"], "").await);
+    let now_kid = replaced.split_whitespace().nth(3).unwrap().to_owned();
+    let listed = ok(run(&dir, env, &["keys", "list"], "").await);
+    assert!(line(&listed, &now_kid).contains(" current "), "{listed}");
+    assert!(
+        line(&listed, &new_kid).is_empty(),
+        "the waiting key went too: {listed}"
+    );
 
     let mut server = serve(&dir, env, "serve.log").await;
     let (status, login) = post(
@@ -312,7 +329,7 @@ async fn cli_users_roles_and_keys() {
     assert_eq!(me["roles"], json!(["editor", "viewer"]));
     assert_eq!(me["perms"], json!(["articles.read", "articles.write"]));
     let header = jsonwebtoken::decode_header(login["access_token"].as_str().unwrap()).unwrap();
-    assert_eq!(header.kid.as_deref(), Some(new_kid.as_str()));
+    assert_eq!(header.kid.as_deref(), Some(now_kid.as_str()));
     server.child.start_kill().unwrap();
     server.child.wait().await.unwrap();
     let key = ok(run(&dir, &[], &["keys", "generate-master-key"], "").await);

@@ -22,5 +22,6 @@ mod keys;
 mod multi;
 mod protection;
 mod refresh;
+mod revocations;
 mod store;
 mod support;

@@ -10,7 +10,7 @@ use sqlx::PgPool;
 
 use crate::{
     binary::{Running, TEST_ENV, post, run, serve},
-    support::{MASTER_KEY, PASSWORD, TempDir, postgres_url, stored_hash},
+    support::{ISSUER, MASTER_KEY, PASSWORD, TempDir, postgres_url, stored_hash},
 };
 
 /// A fresh database on the test PostgreSQL server, and the settings that
@@ -400,9 +400,10 @@ async fn a_key_rotation_reaches_every_instance() {
         return;
     };
     // `a` rereads the keys every second; `b` only every hour, so it sees
-    // the new key only through a token signed with it.
+    // the new key only through a token signed with it. The new key is
+    // published 2 s ahead of signing.
     let (a, b) = tokio::join!(
-        cluster.serve(&[("KEY_RELOAD", "1")], "a"),
+        cluster.serve(&[("KEY_RELOAD", "1"), ("KEY_PUBLISH_AHEAD", "2")], "a"),
         cluster.serve(&[("KEY_RELOAD", "1h")], "b"),
     );
     register(&a.base, "keys@example.com").await;
@@ -411,9 +412,11 @@ async fn a_key_rotation_reaches_every_instance() {
         .as_str()
         .unwrap()
         .to_owned();
-    let (ok, stdout, stderr) = run(&cluster.dir, &cluster.env(&[]), &["keys", "rotate"], "").await;
+    let ahead = [("KEY_RELOAD", "1"), ("KEY_PUBLISH_AHEAD", "2")];
+    let (ok, stdout, stderr) =
+        run(&cluster.dir, &cluster.env(&ahead), &["keys", "rotate"], "").await;
     assert!(ok, "{stdout}\n{stderr}");
-    // Within KEY_RELOAD, `a` signs with the new key (bounded: 10 s).
+    // Once the key's time has come, `a` signs with it (bounded: 10 s).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let new = loop {
         let token = login(&a.base, "keys@example.com").await["access_token"]
@@ -527,4 +530,99 @@ async fn failed_logins_count_on_every_instance() {
         (status, body["code"].as_str()),
         (429, Some("too_many_attempts"))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_rotations_on_two_instances_rotate_once() {
+    let Some(cluster) = Cluster::new() else {
+        return;
+    };
+    // Both instances check every second whether the key has signed for
+    // 3 s; of the two, one publishes the next key, 2 s ahead.
+    let every = [
+        ("KEY_RELOAD", "1"),
+        ("KEY_PUBLISH_AHEAD", "2"),
+        ("KEY_ROTATION_INTERVAL", "3"),
+    ];
+    let (a, b) = tokio::join!(cluster.serve(&every, "a"), cluster.serve(&every, "b"));
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let pool = cluster.pool().await;
+    let mut starts: Vec<i64> = sqlx::query_scalar(
+        "SELECT COALESCE(activates_at, created_at) FROM signing_keys ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(starts.len() >= 3, "no scheduled rotation: {starts:?}");
+    // Never two rotations for one turn: each key signed its full interval
+    // before the next took over.
+    starts.dedup();
+    for pair in starts.windows(2) {
+        assert!(pair[1] - pair[0] >= 3, "rotated twice: {starts:?}");
+    }
+    let waiting: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM signing_keys WHERE retired_at IS NULL")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(waiting, 1, "one key without a retirement");
+    drop((a, b));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_instances_list_a_logout_made_on_one() {
+    let Some(cluster) = Cluster::new() else {
+        return;
+    };
+    let fast = [("REVOCATIONS_MAX_AGE", "1")];
+    let (a, b) = tokio::join!(cluster.serve(&fast, "a"), cluster.serve(&fast, "b"));
+    register(&a.base, "feed@example.com").await;
+    let session = login(&b.base, "feed@example.com").await;
+    let sid = session["session_id"].as_str().unwrap().to_owned();
+    let client = reqwest::Client::new();
+    let out = client
+        .post(format!("{}/auth/logout", a.base))
+        .bearer_auth(session["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    let jwks = reqwest::get(format!("{}/.well-known/jwks.json", a.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let keys = edgeauth_core::KeySet::from_jwks(&jwks).unwrap();
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the instances run on the real clock"
+    )]
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    // Within the max-age (1 s) plus a request, both list it (bounded: 5 s).
+    for base in [&a.base, &b.base] {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let body = reqwest::get(format!("{base}/.well-known/revocations"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let feed = edgeauth_core::Revocations::verify(&body, &keys, ISSUER, now()).unwrap();
+            if feed.contains(&sid) {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{base} never listed it"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
 }

@@ -40,6 +40,7 @@ fn key(kid: &str, at: u64) -> StoredKey {
         public_key: vec![1; 32],
         sealed_seed: vec![2; 57],
         created_at: at,
+        activates_at: at,
         retired_at: None,
     }
 }
@@ -191,16 +192,50 @@ async fn sequential(store: &dyn Store) {
     assert_eq!(store.user_by_id("u1").await.unwrap(), Some(first.clone()));
     assert!(store.user_by_id("nope").await.unwrap().is_none());
 
-    // Keys: the first insert is conditional; rotation retires atomically.
+    // Keys: the first insert is conditional; a scheduled key retires the
+    // current one at its activation, atomically, and only one may wait.
     assert!(store.insert_first_key(&key("k1", T0)).await.unwrap());
     assert!(!store.insert_first_key(&key("k2", T0)).await.unwrap());
-    store.rotate_key(&key("k3", T0 + 1), T0 + 1).await.unwrap();
+    let ahead = StoredKey {
+        activates_at: T0 + 100,
+        ..key("k3", T0 + 1)
+    };
+    assert!(store.schedule_key(&ahead, T0 + 1).await.unwrap());
+    let again = StoredKey {
+        activates_at: T0 + 101,
+        ..key("k4", T0 + 2)
+    };
+    assert!(
+        !store.schedule_key(&again, T0 + 2).await.unwrap(),
+        "one waits at a time"
+    );
     let keys = store.signing_keys().await.unwrap();
-    assert_eq!(keys.len(), 2);
-    assert_eq!((keys[0].kid.as_str(), keys[0].retired_at), ("k3", None));
+    let shown: Vec<_> = keys
+        .iter()
+        .map(|k| (k.kid.as_str(), k.activates_at, k.retired_at))
+        .collect();
+    assert_eq!(shown, [("k3", T0 + 100, None), ("k1", T0, Some(T0 + 100))]);
+    // Once it signs, the next rotation may be scheduled.
+    assert!(store.schedule_key(&again, T0 + 100).await.unwrap());
+    // At once: the current and the waiting key go; retired ones stay.
+    store
+        .replace_keys_now(&key("k5", T0 + 102), T0 + 102)
+        .await
+        .unwrap();
+    let kids: Vec<_> = store
+        .signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| (k.kid, k.retired_at))
+        .collect();
     assert_eq!(
-        (keys[1].kid.as_str(), keys[1].retired_at),
-        ("k1", Some(T0 + 1))
+        kids,
+        [
+            ("k5".to_owned(), None),
+            ("k3".to_owned(), Some(T0 + 101)),
+            ("k1".to_owned(), Some(T0 + 100))
+        ]
     );
 
     // Sessions and rotation by conditional update.

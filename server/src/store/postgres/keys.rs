@@ -1,6 +1,7 @@
 //! Signing keys on PostgreSQL.
 
 use async_trait::async_trait;
+use sqlx::{Postgres, Transaction};
 
 use super::{KEY_ROTATION_LOCK, PgStore, commit};
 use crate::store::{
@@ -12,8 +13,9 @@ use crate::store::{
 impl KeyStore for PgStore {
     async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
         let rows = sqlx::query(
-            "SELECT kid, public_key, sealed_seed, created_at, retired_at FROM signing_keys \
-             ORDER BY created_at DESC, kid",
+            "SELECT kid, public_key, sealed_seed, created_at, \
+               COALESCE(activates_at, created_at) AS activates_at, retired_at \
+             FROM signing_keys ORDER BY created_at DESC, kid",
         )
         .fetch_all(&self.pool)
         .await
@@ -25,6 +27,7 @@ impl KeyStore for PgStore {
                     public_key: row.bytes("public_key")?,
                     sealed_seed: row.bytes("sealed_seed")?,
                     created_at: row.time("created_at")?,
+                    activates_at: row.time("activates_at")?,
                     retired_at: row.opt_time("retired_at")?,
                 })
             })
@@ -50,31 +53,71 @@ impl KeyStore for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn rotate_key(&self, key: &StoredKey, now: u64) -> Result<(), StoreError> {
-        // Serialised, so two rotations at once both happen, one after the
-        // other, instead of the second finding the first's key unretired.
+    async fn schedule_key(&self, key: &StoredKey, now: u64) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(KEY_ROTATION_LOCK)
+        // Serialised, so of two rotations at once the second sees the
+        // first's waiting key and stands down.
+        lock_keys(&mut tx).await?;
+        let waiting: Option<String> = sqlx::query_scalar(
+            "SELECT kid FROM signing_keys WHERE COALESCE(activates_at, created_at) > $1 LIMIT 1",
+        )
+        .bind(db_time(now))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if waiting.is_some() {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
+            .bind(db_time(key.activates_at))
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
-        sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
+        insert_key(&mut tx, key).await?;
+        commit(tx).await?;
+        Ok(true)
+    }
+
+    async fn replace_keys_now(&self, key: &StoredKey, now: u64) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        lock_keys(&mut tx).await?;
+        sqlx::query("DELETE FROM signing_keys WHERE retired_at IS NULL OR retired_at > $1")
             .bind(db_time(now))
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
-        sqlx::query(
-            "INSERT INTO signing_keys (kid, public_key, sealed_seed, created_at, retired_at) \
-             VALUES ($1, $2, $3, $4, NULL)",
-        )
-        .bind(&key.kid)
-        .bind(&key.public_key)
-        .bind(&key.sealed_seed)
-        .bind(db_time(key.created_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+        insert_key(&mut tx, key).await?;
         commit(tx).await
     }
+}
+
+/// Serialises changes to the keys across instances, until the
+/// transaction ends.
+async fn lock_keys(tx: &mut Transaction<'static, Postgres>) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(KEY_ROTATION_LOCK)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// Inserts a key that has no retirement yet.
+async fn insert_key(
+    tx: &mut Transaction<'static, Postgres>,
+    key: &StoredKey,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, public_key, sealed_seed, created_at, activates_at, retired_at) \
+         VALUES ($1, $2, $3, $4, $5, NULL)",
+    )
+    .bind(&key.kid)
+    .bind(&key.public_key)
+    .bind(&key.sealed_seed)
+    .bind(db_time(key.created_at))
+    .bind(db_time(key.activates_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    Ok(())
 }

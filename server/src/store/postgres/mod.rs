@@ -26,6 +26,7 @@ use sqlx::{
 use super::{Store, StoreError, rows::backend};
 
 mod keys;
+mod revocations;
 mod roles;
 mod sessions;
 mod throttle;
@@ -52,6 +53,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "protection",
         include_str!("../../../migrations/postgres/0004_protection.sql"),
+    ),
+    (
+        5,
+        "key_lifecycle",
+        include_str!("../../../migrations/postgres/0005_key_lifecycle.sql"),
     ),
 ];
 

@@ -17,6 +17,7 @@ use super::{Store, StoreError, rows::backend};
 use crate::config::Synchronous;
 
 mod keys;
+mod revocations;
 mod roles;
 mod sessions;
 mod throttle;
@@ -45,6 +46,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "protection",
         include_str!("../../../migrations/sqlite/0004_protection.sql"),
+    ),
+    (
+        5,
+        "key_lifecycle",
+        include_str!("../../../migrations/sqlite/0005_key_lifecycle.sql"),
     ),
 ];
 

@@ -1,0 +1,11 @@
+-- edgeauth, SQLite schema 5: keys published ahead of signing.
+-- Mirrored by ../postgres/0005_key_lifecycle.sql.
+--
+-- A key moves next -> current -> retired -> gone. `activates_at` is when
+-- it starts signing: `edgeauth keys rotate` inserts the new key with
+-- activates_at = now + KEY_PUBLISH_AHEAD and sets the current key's
+-- retired_at to the same moment, so the JWKS carries the new key before
+-- any token it signs. NULL (every key made before this migration) means
+-- it signed from created_at. The one-signer rule is unchanged: exactly one
+-- key has no retired_at, the newest.
+ALTER TABLE signing_keys ADD COLUMN activates_at INTEGER;
