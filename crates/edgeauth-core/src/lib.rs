@@ -9,6 +9,8 @@
 //! - the role and permission name grammar ([`check_role_name`],
 //!   [`check_permission_name`]);
 //! - where a request carries its token ([`access_token`]);
+//! - the one canonical form of a request path, which route rules match and
+//!   a gate forwards ([`RoutePolicy::canonical_path`]);
 //! - how long a verified result may be reused ([`Verifier::reuse_window`]);
 //! - when to refetch a key set ([`KeyRefresh`], [`KeyRefreshPolicy`]);
 //! - how a failure is answered over HTTP ([`Problem`], [`Challenge`]).
@@ -42,6 +44,7 @@ mod extract;
 mod json;
 mod keys;
 mod names;
+mod path;
 mod policy;
 mod problem;
 mod refresh;
@@ -61,6 +64,7 @@ pub use crate::{
     },
     keys::KeySet,
     names::{check_permission_name, check_role_name, grants},
+    path::CanonicalPath,
     policy::{Fallback, Requirement, Route, RoutePolicy},
     problem::{
         Challenge, Extension, PROBLEM_JSON, PROBLEM_TYPE_PREFIX, Problem, REALM, problem_type,
