@@ -8,7 +8,7 @@
 //! path is written one way only, so the rules and the origin see the same
 //! resource.
 
-use alloc::{borrow::Cow, string::String};
+use alloc::{borrow::Cow, string::String, vec::Vec};
 use core::fmt;
 
 /// A request path in canonical form (see [`RoutePolicy::canonical_path`]
@@ -67,132 +67,89 @@ impl fmt::Display for CanonicalPath<'_> {
 /// The canonical form of `path` (its query and fragment dropped), or
 /// `None` if it has none and must be denied. `params`: whether `;`
 /// parameters are allowed.
-pub(crate) fn canonicalize(path: &str, params: bool) -> Option<CanonicalPath<'_>> {
-    let end = path.find(['?', '#']).unwrap_or(path.len());
-    let path = path.get(..end)?;
-    let body = path.strip_prefix('/')?;
-    let mut owned: Option<String> = None;
-    let mut canonical = CanonicalPath {
-        text: Cow::Borrowed(""),
-        params: false,
-        upper: false,
-    };
-    let mut start = 1;
-    let mut segments = body.split('/').peekable();
-    while let Some(raw) = segments.next() {
-        let last = segments.peek().is_none();
-        // `//` anywhere: nginx merges it, others keep an empty segment.
-        if raw.is_empty() && !last {
-            return None;
-        }
-        let segment = canonical_segment(raw, params)?;
-        canonical.params |= segment.params;
-        canonical.upper |= segment.upper;
-        match (&mut owned, segment.text) {
-            (Some(out), text) => {
-                out.push('/');
-                out.push_str(&text);
-            }
-            (None, Cow::Owned(text)) => {
-                let mut out = String::with_capacity(path.len() + 8);
-                out.push_str(path.get(..start)?);
-                out.push_str(&text);
-                owned = Some(out);
-            }
-            (None, Cow::Borrowed(_)) => {}
-        }
-        start += raw.len() + 1;
-    }
-    canonical.text = owned.map_or(Cow::Borrowed(path), Cow::Owned);
-    Some(canonical)
-}
-
-struct Segment<'a> {
-    text: Cow<'a, str>,
-    params: bool,
-    upper: bool,
-}
-
-/// One segment in canonical form, or `None`:
 ///
 /// - `%XX` of an unreserved character (RFC 3986 section 2.3) is decoded;
 ///   other escapes are kept with upper-case hex;
 /// - a character a path may not hold as it is (space, `"`, `<`, `^`,
 ///   non-ASCII, ...) is percent-encoded (UTF-8, upper-case hex);
-/// - refused: `\` raw or encoded, an encoded `/` or `;`, a control
-///   character raw or encoded (`%00`-`%1F`, `%7F`), a malformed escape,
-///   a raw `;` unless `params`, and a segment whose part before any `;`
-///   is `.`, `..` or (with parameters) empty.
-fn canonical_segment(raw: &str, params: bool) -> Option<Segment<'_>> {
+/// - refused: an empty segment but a last one (a trailing `/`); `\` raw or
+///   encoded; an encoded `/` or `;`; a control character raw or encoded
+///   (`%00`-`%1F`, `%7F`); a malformed escape; a raw `;` unless `params`;
+///   a segment whose part before any `;` is `.`, `..` or (with a `;`)
+///   empty.
+pub(crate) fn canonicalize(path: &str, params: bool) -> Option<CanonicalPath<'_>> {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let bytes = raw.as_bytes();
-    let mut out: Option<String> = None;
-    // The length of the part before the first `;`, once one is seen.
-    let mut name_len = None;
-    let mut upper = false;
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let written = out.as_ref().map_or(i, String::len);
-        let (decoded, taken) = match b {
-            b'%' => {
-                let hi = bytes.get(i + 1).copied().and_then(hex_value)?;
-                let lo = bytes.get(i + 2).copied().and_then(hex_value)?;
-                (hi << 4 | lo, 3)
+    let end = path
+        .bytes()
+        .position(|b| b == b'?' || b == b'#')
+        .unwrap_or(path.len());
+    let path = path.get(..end)?;
+    let bytes = path.as_bytes();
+    if bytes.first() != Some(&b'/') {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() + 8);
+    out.push(b'/');
+    let mut canonical = CanonicalPath {
+        text: Cow::Borrowed(""),
+        params: false,
+        upper: false,
+    };
+    // Where the current segment starts in `out`, and its first `;`.
+    let mut segment = 1;
+    let mut semicolon = None;
+    let mut i = 1;
+    loop {
+        let Some(&b) = bytes.get(i).filter(|&&b| b != b'/') else {
+            // The end of a segment.
+            let name = out.get(segment..semicolon.unwrap_or(out.len()))?;
+            let more = i < bytes.len();
+            if name == b"." || name == b".." || (name.is_empty() && (more || semicolon.is_some())) {
+                return None;
             }
-            _ => (b, 1),
+            if !more {
+                break;
+            }
+            out.push(b'/');
+            i += 1;
+            (segment, semicolon) = (out.len(), None);
+            continue;
         };
-        let escaped = taken == 3;
-        let keep_as_escape = escaped && !is_unreserved(decoded);
-        match decoded {
+        let escaped = b == b'%';
+        let c = if escaped {
+            let hi = bytes.get(i + 1).copied().and_then(hex_value)?;
+            let lo = bytes.get(i + 2).copied().and_then(hex_value)?;
+            i += 3;
+            hi << 4 | lo
+        } else {
+            i += 1;
+            b
+        };
+        match c {
             0..=0x1f | 0x7f | b'\\' => return None,
             b'/' | b';' if escaped => return None,
             b';' if !params => return None,
             b';' => {
-                name_len.get_or_insert(written);
+                semicolon.get_or_insert(out.len());
+                canonical.params = true;
             }
             _ => {}
         }
-        // Kept as an escape: an escape of a reserved or other byte, and a
-        // raw byte a path may not hold; else the (decoded) character.
-        let as_escape = keep_as_escape || (!escaped && !is_path_char(b));
-        let unchanged = if escaped {
-            keep_as_escape
-                && raw
-                    .get(i..i + 3)
-                    .is_some_and(|e| !e.bytes().any(|c| c.is_ascii_lowercase()))
+        if (escaped && !is_unreserved(c)) || (!escaped && !is_path_char(c)) {
+            out.push(b'%');
+            out.push(*HEX.get(usize::from(c >> 4))?);
+            out.push(*HEX.get(usize::from(c & 0xf))?);
         } else {
-            !as_escape
-        };
-        if out.is_some() || !unchanged {
-            let out = out.get_or_insert_with(|| {
-                let mut s = String::with_capacity(raw.len() + 8);
-                s.push_str(raw.get(..i).unwrap_or(""));
-                s
-            });
-            if as_escape {
-                out.push('%');
-                for nibble in [decoded >> 4, decoded & 0xf] {
-                    out.push(char::from(HEX.get(usize::from(nibble)).copied()?));
-                }
-            } else {
-                out.push(char::from(decoded));
-            }
+            canonical.upper |= semicolon.is_none() && c.is_ascii_uppercase();
+            out.push(c);
         }
-        if name_len.is_none() && !keep_as_escape && decoded.is_ascii_uppercase() {
-            upper = true;
-        }
-        i += taken;
     }
-    let text = out.map_or(Cow::Borrowed(raw), Cow::Owned);
-    let name = text.get(..name_len.unwrap_or(text.len()))?;
-    if name == "." || name == ".." || (name.is_empty() && name_len.is_some()) {
-        return None;
-    }
-    Some(Segment {
-        params: name_len.is_some(),
-        text,
-        upper,
-    })
+    canonical.text = if out == bytes {
+        Cow::Borrowed(path)
+    } else {
+        Cow::Owned(String::from_utf8(out).ok()?)
+    };
+    Some(canonical)
 }
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -215,7 +172,6 @@ fn is_path_char(b: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::vec::Vec;
 
     fn canon(path: &str) -> Option<String> {
         canonicalize(path, false).map(|p| p.as_str().into())
