@@ -360,19 +360,27 @@ export class RoutePolicy {
 
   /**
    * Decides a request: `claims` are its verified token's, or null/undefined
-   * when it has none. Returns nothing when allowed; throws a VerifyError
-   * (`route_denied`, `missing_token`, `insufficient_role`,
-   * `insufficient_permission`) otherwise.
+   * when it has none. Returns `{ path }` when allowed, `path` being the
+   * canonical form of the request path (the query dropped) that the rules
+   * matched: hand that, not the raw path, to the router behind. Throws a
+   * VerifyError (`route_denied`, also for a path with no canonical form,
+   * `missing_token`, `insufficient_role`, `insufficient_permission`)
+   * otherwise.
    */
-  check(method, path, claims = null) {
+  route(method, path, claims = null) {
     expectString(method, 'method');
     expectString(path, 'path');
     const hasToken = claims !== null && claims !== undefined;
     const [roles, perms] = hasToken ? grantsOf(claims) : [[], []];
     try {
-      this.#inner.check(method, path, hasToken, roles, perms);
+      return { path: this.#inner.route(method, path, hasToken, roles, perms) };
     } catch (error) {
       rethrow(error);
     }
+  }
+
+  /** Like route(), returning nothing when the request may pass. */
+  check(method, path, claims = null) {
+    this.route(method, path, claims);
   }
 }

@@ -103,6 +103,22 @@ test('RoutePolicy accepts JSON text or objects and reports the core codes with s
   assert.equal(codeOf(() => new RoutePolicy([{ path: '/a*' }])), 'invalid_policy');
 });
 
+test('RoutePolicy.route gives middleware the canonical path to pass on', () => {
+  const rules = {
+    case_insensitive: true,
+    rules: [
+      { path: '/admin/**', require: { any_roles: ['admin'] } },
+      { path: '/**', public: true },
+    ],
+  };
+  const policy = new RoutePolicy(rules);
+  const admin = { roles: ['admin'], perms: [] };
+  assert.deepEqual(policy.route('GET', '/%41dmin/caf%c3%a9/?x=1', admin), { path: '/Admin/caf%C3%A9/' });
+  assert.equal(codeOf(() => policy.route('GET', '/ADMIN/users')), 'missing_token');
+  assert.equal(codeOf(() => policy.route('GET', '/public/..;/admin/users')), 'route_denied');
+  assert.deepEqual(new RoutePolicy({ ...rules, allow_params: true }).route('GET', '/a;v=1/b'), { path: '/a;v=1/b' });
+});
+
 test('revocation: isRevoked refuses sessions, cached or not', () => {
   const revoked = new Set();
   const v = verifierFor({ isRevoked: (sid) => revoked.has(sid) });

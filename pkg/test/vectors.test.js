@@ -63,8 +63,12 @@ const handlers = {
     for (const set of file.rule_sets) {
       const policy = new RoutePolicy(set.rules);
       for (const c of set.cases) {
-        const got = allowed(() => policy.check(c.method, c.path, c.token));
-        assert.equal(got, c.expect, `${set.name}: ${c.method} ${c.path}: ${c.description}`);
+        const about = `${set.name}: ${c.method} ${c.path}: ${c.description}`;
+        const got = outcome(() => policy.route(c.method, c.path, c.token));
+        assert.equal('error' in got ? got.error : 'allow', c.expect, about);
+        // Every allowed case names the canonical path the rules matched.
+        if ('ok' in got) assert.deepEqual(got.ok, { path: c.canonical }, about);
+        assert.equal(allowed(() => policy.check(c.method, c.path, c.token)), c.expect, about);
       }
     }
     assert.ok(file.invalid_rule_sets.length > 0);

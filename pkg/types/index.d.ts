@@ -136,14 +136,37 @@ export interface RouteRule {
   require?: { any_roles?: readonly string[]; all_roles?: readonly string[]; perms?: readonly string[] };
 }
 
+/** Route rules with what happens to unmatched requests and how paths are compared. */
+export interface RouteRules {
+  rules: readonly RouteRule[];
+  /** What a request no rule matches gets (default `deny`). */
+  default?: 'deny' | 'authenticated' | 'allow';
+  /**
+   * Compare paths without regard to ASCII case (default false: exact, and a
+   * case variant that ignoring case would route elsewhere is `route_denied`).
+   */
+  case_insensitive?: boolean;
+  /** Let `;` path parameters through, ignored by matching (default false: denied). */
+  allow_params?: boolean;
+}
+
+/** An allowed request. */
+export interface Routed {
+  /** The canonical request path the rules matched (no query): pass this one on. */
+  path: string;
+}
+
 /** Ordered route rules: the first rule that matches a request decides. */
 export class RoutePolicy {
   /** Throws VerifyError `invalid_policy` for bad rules. */
-  constructor(rules: string | readonly RouteRule[] | { rules: readonly RouteRule[]; default?: 'deny' | 'authenticated' | 'allow' });
+  constructor(rules: string | readonly RouteRule[] | RouteRules);
   /**
-   * Returns when the request may pass; throws VerifyError `route_denied`,
-   * `missing_token`, `insufficient_role` or `insufficient_permission`.
+   * Returns the canonical path when the request may pass; throws VerifyError
+   * `route_denied` (also for a path with no canonical form), `missing_token`,
+   * `insufficient_role` or `insufficient_permission`.
    */
+  route(method: string, path: string, claims?: Grants | null): Routed;
+  /** Like route(), returning nothing. */
   check(method: string, path: string, claims?: Grants | null): void;
 }
 

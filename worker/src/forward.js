@@ -3,9 +3,10 @@
 // (src/lib.rs calls it; the gate in Rust decides, this only carries out).
 
 /**
- * `new Request(url, request)`: the method, headers, body stream and redirect
- * mode (manual, for an incoming request) carry over; the copy's headers are
- * ours to change. Every header `strip(name)` names is removed: the gate's
+ * `new Request(url, request)`: `url` is the one the gate chose (the origin's
+ * base, the core's canonical path, the query as sent), never the incoming
+ * path; the method, headers, body stream and redirect mode (manual, for an
+ * incoming request) carry over; the copy's headers are ours to change. Every header `strip(name)` names is removed: the gate's
  * `X-Edgeauth-*` headers and method overrides under any spelling
  * (`strips_header` in src/gate.rs). Only names containing `edgeauth` or
  * `method` are asked about (`Headers` yields lowercase names, and every

@@ -2,7 +2,9 @@
 //! network. The Worker glue (`glue.rs`) reads the request, asks this module
 //! what to do, and carries it out.
 //!
-//! - [`Gate::decide`]: route rules, then verification, then authorization.
+//! - [`Gate::decide`]: route rules, then verification, then authorization;
+//!   an allowed request goes to the origin with the core's canonical form
+//!   of its path, never the bytes it arrived with.
 //! - [`Gate::token`]: the access token from `Authorization: Bearer` or the
 //!   access cookie (`EDGEAUTH_ACCESS_COOKIE`), found by the core's rule.
 //! - [`Identity`]: the `X-Edgeauth-*` headers an allowed request carries.
@@ -100,8 +102,14 @@ impl Clone for Gate {
 /// What to do with a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Decision {
-    /// Send it to the origin; with the caller's identity on protected routes.
-    Forward(Option<Identity>),
+    /// Send it to the origin.
+    Forward {
+        /// The origin's base, the canonical path the rules matched, and the
+        /// query as it came.
+        url: String,
+        /// The caller's identity, on protected routes.
+        identity: Option<Identity>,
+    },
     /// Answer it from the edge.
     Deny(Denial),
 }
@@ -219,10 +227,13 @@ impl Gate {
         access_token(authorization, cookie, &self.access_cookie).map(|(token, _)| token)
     }
 
-    /// Decides a request from its method, its path (the query is ignored),
-    /// its token if it has one, and the time in seconds since the epoch.
+    /// Decides a request from its method, its path and query (`/a?b`; the
+    /// rules ignore the query), its token if it has one, and the time in
+    /// seconds since the epoch.
     ///
-    /// The rules come first, so public routes need no token and no key.
+    /// The rules come first, so public routes need no token and no key. A
+    /// path with no canonical form is denied; an allowed request is
+    /// forwarded with the canonical path, which is what the rules matched.
     ///
     /// A token that verified is remembered by its exact text (up to
     /// [`VERIFIED_TOKENS`], until the keys change): presented again, it
@@ -231,25 +242,41 @@ impl Gate {
     pub(crate) fn decide(
         &self,
         method: &str,
-        path: &str,
+        path_and_query: &str,
         token: Option<&str>,
         now: u64,
     ) -> Decision {
-        let requirement = match self.routes.route(method, path) {
-            Ok(Route::Public) => return Decision::Forward(None),
-            Ok(Route::Protected(requirement)) => requirement,
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (path_and_query, None),
+        };
+        let route = self
+            .routes
+            .canonical_path(path)
+            .and_then(|path| Ok((self.routes.route_canonical(method, &path)?, path)));
+        let (route, path) = match route {
+            Ok(routed) => routed,
             Err(e) => return Decision::Deny(Denial::Access(e)),
         };
-        let Some(token) = token else {
-            return Decision::Deny(Denial::Access(AccessError::MissingToken));
+        let identity = match route {
+            Route::Public => None,
+            Route::Protected(requirement) => {
+                let Some(token) = token else {
+                    return Decision::Deny(Denial::Access(AccessError::MissingToken));
+                };
+                let claims = match self.verify(token, now) {
+                    Ok(claims) => claims,
+                    Err(e) => return Decision::Deny(Denial::Token(e)),
+                };
+                if let Err(e) = requirement.check(&claims) {
+                    return Decision::Deny(Denial::Access(e));
+                }
+                Some(Identity(claims))
+            }
         };
-        let claims = match self.verify(token, now) {
-            Ok(claims) => claims,
-            Err(e) => return Decision::Deny(Denial::Token(e)),
-        };
-        match requirement.check(&claims) {
-            Ok(()) => Decision::Forward(Some(Identity(claims))),
-            Err(e) => Decision::Deny(Denial::Access(e)),
+        Decision::Forward {
+            url: self.origin_url(path.as_str(), query),
+            identity,
         }
     }
 
@@ -296,12 +323,16 @@ impl Gate {
         self.verifier.keys()
     }
 
-    /// The origin URL for a request URL: the origin's base followed by the
-    /// request's path and query, byte for byte.
-    pub(crate) fn forward_url(&self, request_url: &str) -> String {
-        let mut url = String::with_capacity(self.origin.len() + request_url.len());
+    /// The origin's base, then `path` and the query if there is one.
+    fn origin_url(&self, path: &str, query: Option<&str>) -> String {
+        let query_len = query.map_or(0, |q| q.len() + 1);
+        let mut url = String::with_capacity(self.origin.len() + path.len() + query_len);
         url.push_str(&self.origin);
-        url.push_str(path_and_query(request_url));
+        url.push_str(path);
+        if let Some(query) = query {
+            url.push('?');
+            url.push_str(query);
+        }
         url
     }
 }
@@ -315,11 +346,6 @@ pub(crate) fn path_and_query(url: &str) -> &str {
         .and_then(|at| after_scheme.get(at..))
         .unwrap_or("/");
     rest.split('#').next().unwrap_or(rest)
-}
-
-/// The path of a path-and-query.
-pub(crate) fn path_only(path_and_query: &str) -> &str {
-    path_and_query.split('?').next().unwrap_or(path_and_query)
 }
 
 #[cfg(test)]
@@ -374,6 +400,14 @@ mod tests {
         }
     }
 
+    /// Forwarded to `path` on the test origin, with no identity.
+    fn forwarded(path: &str) -> Decision {
+        Decision::Forward {
+            url: format!("http://127.0.0.1:9{path}"),
+            identity: None,
+        }
+    }
+
     fn denied(code: &str) -> impl Fn(&Decision) -> bool + '_ {
         move |d| matches!(d, Decision::Deny(denial) if denial.code() == code)
     }
@@ -381,11 +415,11 @@ mod tests {
     #[test]
     fn public_routes_need_no_token_and_carry_no_identity() {
         let gate = gate_with(&[]);
-        assert_eq!(gate.decide("GET", "/", None, NOW), Decision::Forward(None));
+        assert_eq!(gate.decide("GET", "/", None, NOW), forwarded("/"));
         // Not even a bad one is looked at.
         assert_eq!(
             gate.decide("GET", "/", Some("garbage"), NOW),
-            Decision::Forward(None)
+            forwarded("/")
         );
     }
 
@@ -393,7 +427,7 @@ mod tests {
     fn a_get_rule_covers_head() {
         let k1 = key("k1", 1);
         let gate = gate_with(&[&k1]);
-        assert_eq!(gate.decide("HEAD", "/", None, NOW), Decision::Forward(None));
+        assert_eq!(gate.decide("HEAD", "/", None, NOW), forwarded("/"));
         let token = k1.sign(&claims(&[])).unwrap();
         // The POST-only rule does not stretch to HEAD.
         assert!(denied("route_denied")(&gate.decide(
@@ -409,11 +443,14 @@ mod tests {
         let k1 = key("k1", 1);
         let gate = gate_with(&[&k1]);
         let token = k1.sign(&claims(&["admin", "editor"])).unwrap();
-        let Decision::Forward(Some(identity)) =
-            gate.decide("DELETE", "/admin/users/7", Some(&token), NOW)
+        let Decision::Forward {
+            identity: Some(identity),
+            url,
+        } = gate.decide("DELETE", "/admin/users/7", Some(&token), NOW)
         else {
             panic!("not forwarded");
         };
+        assert_eq!(url, "http://127.0.0.1:9/admin/users/7");
         assert_eq!(
             identity.headers(),
             [
@@ -489,7 +526,10 @@ mod tests {
         gate.set_keys(set);
         assert!(matches!(
             gate.decide("GET", "/api/x", Some(&token), NOW),
-            Decision::Forward(Some(_))
+            Decision::Forward {
+                identity: Some(_),
+                ..
+            }
         ));
         assert_eq!(gate.keys().len(), 1);
         assert_eq!(gate.jwks_url(), None);
@@ -504,7 +544,10 @@ mod tests {
         for now in [NOW, NOW + 1, exp + 29] {
             assert!(matches!(
                 gate.decide("GET", "/api/x", Some(&token), now),
-                Decision::Forward(Some(_))
+                Decision::Forward {
+                    identity: Some(_),
+                    ..
+                }
             ));
         }
         assert!(denied("expired")(&gate.decide(
@@ -522,7 +565,10 @@ mod tests {
         )));
         assert!(matches!(
             gate.decide("GET", "/api/x", Some(&token), NOW),
-            Decision::Forward(Some(_))
+            Decision::Forward {
+                identity: Some(_),
+                ..
+            }
         ));
         // The key is retired: the remembered token goes with it.
         gate.set_keys(KeySet::new());
@@ -545,7 +591,10 @@ mod tests {
                 .unwrap();
             assert!(matches!(
                 gate.decide("GET", "/api/x", Some(&token), NOW),
-                Decision::Forward(Some(_))
+                Decision::Forward {
+                    identity: Some(_),
+                    ..
+                }
             ));
             assert!(gate.verified.borrow().len() <= VERIFIED_TOKENS);
         }
@@ -627,18 +676,35 @@ mod tests {
     }
 
     #[test]
-    fn urls_keep_path_and_query_byte_for_byte() {
+    fn the_origin_gets_the_canonical_path_and_the_query_unchanged() {
         let gate = gate_with(&[]);
-        assert_eq!(
-            gate.forward_url("https://edge.example/a/%2e/b?x=1&y=%20#frag"),
-            "http://127.0.0.1:9/a/%2e/b?x=1&y=%20"
-        );
-        assert_eq!(
-            gate.forward_url("https://edge.example"),
-            "http://127.0.0.1:9/"
-        );
-        assert_eq!(path_and_query("https://h/p?q"), "/p?q");
-        assert_eq!(path_only("/p?q?r"), "/p");
-        assert_eq!(path_only("/p"), "/p");
+        for (target, path) in [
+            ("/", "/"),
+            (
+                "/%7eme/caf%c3%a9/?x=%2e%2e/&y=%20",
+                "/~me/caf%C3%A9/?x=%2e%2e/&y=%20",
+            ),
+            ("/a%2db/é?", "/a-b/%C3%A9?"),
+            ("/docs/a b", "/docs/a%20b"),
+        ] {
+            let routes = RoutePolicy::from_json(r#"[{"path":"/**","public":true}]"#).unwrap();
+            let gate = Gate {
+                routes,
+                ..gate.clone()
+            };
+            assert_eq!(
+                gate.decide("GET", target, None, NOW),
+                forwarded(path),
+                "{target}"
+            );
+        }
+        for target in ["/public/..;/admin", "//admin", "/a%2Fb", "/a%00"] {
+            assert!(
+                denied("route_denied")(&gate.decide("GET", target, None, NOW)),
+                "{target}"
+            );
+        }
+        assert_eq!(path_and_query("https://h/p?q#f"), "/p?q");
+        assert_eq!(path_and_query("https://h"), "/");
     }
 }

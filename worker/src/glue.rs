@@ -16,7 +16,7 @@ use worker::{
 use crate::{
     config::{Config, ConfigError},
     error::Problem,
-    gate::{Decision, Gate, path_and_query, path_only, strips_header},
+    gate::{Decision, Gate, path_and_query, strips_header},
 };
 
 /// What the isolate keeps between requests: built from the settings on
@@ -138,14 +138,14 @@ fn handle(req: &web_sys::Request, env: &Env, ctx: &Context) -> Result<Handled, P
     let now_ms = clock_ms();
     let gate = gate(env)?;
     let url = req.url();
-    let path = path_only(path_and_query(&url));
+    let target = path_and_query(&url);
     let method = req.method();
     let headers = req.headers();
     let authorization = headers.get("authorization").ok().flatten();
     let cookie = headers.get("cookie").ok().flatten();
     let token = gate.token(authorization.as_deref(), cookie.as_deref());
 
-    let decision = gate.decide(&method, path, token, now_ms / 1000);
+    let decision = gate.decide(&method, target, token, now_ms / 1000);
     if let Some(jwks_url) = gate.jwks_url() {
         if decision.is_unknown_key() {
             return Ok(Handled::NeedKeys(Parsed {
@@ -159,7 +159,7 @@ fn handle(req: &web_sys::Request, env: &Env, ctx: &Context) -> Result<Handled, P
         // Serve with the keys at hand; refresh stale ones meanwhile.
         start_refresh(jwks_url, Need::Stale, now_ms, ctx);
     }
-    forward(&gate, req, &url, decision).map(Handled::Forward)
+    forward(req, decision).map(Handled::Forward)
 }
 
 /// The token's key is not held: fetch the key set (at most once a
@@ -177,39 +177,35 @@ async fn handle_unknown_key(
         now_ms,
         mut decision,
     } = request;
-    let path = path_only(path_and_query(&url));
+    let target = path_and_query(&url);
     let mut gate = gate(env)?;
     if let Some(jwks_url) = gate.jwks_url() {
         if let Some(promise) = start_refresh(jwks_url, Need::UnknownKey, now_ms, ctx) {
             // Never rejects: fetch_keys reports failures in the state.
             let _ = JsFuture::from(promise).await;
             gate = self::gate(env)?;
-            decision = gate.decide(&method, path, token.as_deref(), now_ms / 1000);
+            decision = gate.decide(&method, target, token.as_deref(), now_ms / 1000);
         }
         let cold = with_state(|s| (!s.cache.loaded()).then(|| s.cache.retry_after(clock_ms())));
         if let (true, Some(Some(retry_after))) = (decision.is_unknown_key(), cold) {
             return Err(Problem::jwks_unavailable(retry_after));
         }
     }
-    forward(&gate, req, &url, decision)
+    forward(req, decision)
 }
 
 /// Carries out a decision: a denial, or the request on its way to the
-/// origin with the client's `X-Edgeauth-*` and method-override headers
-/// removed, whatever their spelling (every route; see
-/// [`strips_header`]), and the identity headers added (protected routes).
-fn forward(
-    gate: &Gate,
-    req: &web_sys::Request,
-    url: &str,
-    decision: Decision,
-) -> Result<js_sys::Promise, Problem> {
-    let identity = match decision {
+/// origin at the URL the gate chose (the canonical path, never the raw
+/// one), with the client's `X-Edgeauth-*` and method-override headers
+/// removed, whatever their spelling (every route; see [`strips_header`]),
+/// and the identity headers added (protected routes).
+fn forward(req: &web_sys::Request, decision: Decision) -> Result<js_sys::Promise, Problem> {
+    let (url, identity) = match decision {
         Decision::Deny(denial) => return Err(denial.problem()),
-        Decision::Forward(identity) => identity,
+        Decision::Forward { url, identity } => (url, identity),
     };
     let outbound = STRIP_HEADER
-        .with(|strip| js::outbound(req, &gate.forward_url(url), strip))
+        .with(|strip| js::outbound(req, &url, strip))
         .map_err(internal)?;
     if let Some(identity) = identity {
         let headers = outbound.headers();

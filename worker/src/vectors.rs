@@ -46,7 +46,7 @@ fn config(vars: &[(&str, &str)]) -> Result<Config, config::ConfigError> {
 /// What the gate does, in the vectors' vocabulary: `allow` or a code.
 fn outcome(decision: &Decision) -> &'static str {
     match decision {
-        Decision::Forward(_) => "allow",
+        Decision::Forward { .. } => "allow",
         Decision::Deny(denial) => denial.code(),
     }
 }
@@ -95,7 +95,11 @@ fn token_vectors() {
         }
         match (expect.get("claims"), expect.get("error")) {
             (Some(claims), _) => {
-                let Decision::Forward(Some(identity)) = &decision else {
+                let Decision::Forward {
+                    identity: Some(identity),
+                    ..
+                } = &decision
+                else {
                     panic!("{about}: {decision:?}");
                 };
                 let [(_, sub), (_, sid), (_, roles)] = identity.headers();
@@ -206,15 +210,18 @@ fn policy_vectors() {
                 token.as_deref(),
                 NOW,
             );
-            assert_eq!(
-                outcome(&decision),
-                str_of(case, "expect"),
-                "rule set {}: {}",
-                set["name"],
-                case["description"]
-            );
-            // Identity headers exactly when a token was checked and passed.
-            if let Decision::Forward(identity) = &decision {
+            let about = format!("rule set {}: {}", set["name"], case["description"]);
+            assert_eq!(outcome(&decision), str_of(case, "expect"), "{about}");
+            if let Decision::Forward { url, identity } = &decision {
+                // The origin gets the canonical path, then the query as sent.
+                let query = str_of(case, "path").split_once('?').map(|(_, q)| q);
+                let want = format!(
+                    "https://origin.test{}{}",
+                    str_of(case, "canonical"),
+                    query.map(|q| format!("?{q}")).unwrap_or_default()
+                );
+                assert_eq!(url, &want, "{about}");
+                // Identity headers exactly when a token was checked and passed.
                 let protected =
                     gate.decide(str_of(case, "method"), str_of(case, "path"), None, NOW);
                 assert_eq!(identity.is_some(), outcome(&protected) == "missing_token");

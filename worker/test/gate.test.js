@@ -16,6 +16,11 @@ const ROUTES = JSON.stringify([
   { path: '/api/**', require: { perms: ['articles.read'] } },
   { methods: ['GET'], path: '/docs/**', public: true },
   { methods: ['GET'], path: '/reports/**', require: { any_roles: ['admin'] } },
+  { path: '/account', require: { any_roles: ['admin'] } },
+  // A catch-all for one method: any valid token. Spellings of /admin that
+  // missed the rule above would land here (and an origin would still
+  // resolve them to /admin/...).
+  { methods: ['PATCH'], path: '/**', require: {} },
 ]);
 // Header spellings and whether the gate forwards them (shared with the
 // core's, the npm package's and the gate's native tests).
@@ -299,6 +304,52 @@ test('a token without the role: 403 insufficient_role; with it: allowed', async 
 test('no matching rule, or an encoded separator: 403 route_denied', async () => {
   await problem(await fetch(`${gate.url}/elsewhere`, { headers: bearer(fixtures.tokens.admin) }), 403, 'route_denied');
   await problem(await fetch(`${gate.url}/public/..%2fadmin/x`), 403, 'route_denied');
+});
+
+test('the origin gets the canonical path, and the query as sent', async () => {
+  let response = await fetch(`${gate.url}/api/%7Earticles/caf%c3%a9/?q=%2e%2E&r=%7e#frag`, {
+    headers: bearer(fixtures.tokens.valid),
+  });
+  assert.equal(response.status, 200);
+  assert.equal((await response.json()).url, '/api/~articles/caf%C3%A9/?q=%2e%2E&r=%7e');
+  response = await fetch(`${gate.url}/public/%61/caf\u00e9/b%20c^`);
+  assert.equal(response.status, 200);
+  assert.equal((await response.json()).url, '/public/a/caf%C3%A9/b%20c%5E');
+});
+
+test('one trailing slash meets the rule of the path without it, and is forwarded', async () => {
+  await problem(await fetch(`${gate.url}/account/`, { headers: bearer(fixtures.tokens.valid) }), 403, 'insufficient_role');
+  const response = await fetch(`${gate.url}/account/`, { headers: bearer(fixtures.tokens.admin) });
+  assert.equal(response.status, 200);
+  assert.equal((await response.json()).url, '/account/');
+});
+
+test('paths with no canonical form, and case variants of a rule, are refused at the edge', async () => {
+  // Each of these once passed: public by /public/**, or any token by the
+  // PATCH catch-all, and an origin (Tomcat, Jetty, Spring, nginx with
+  // merge_slashes, Express) would resolve it to /admin/users.
+  const cases = [
+    ['GET', '/public/..;/admin/users'],
+    ['GET', '/public/%2e%2e;/admin/users'],
+    ['GET', '/public/..%3b/admin/users'],
+    ['GET', '/public/..%2Fadmin/users'],
+    ['GET', '/public/..%5Cadmin/users'],
+    ['GET', '/public/a%00'],
+    ['GET', '/public/a%0d%0aX-Edgeauth-Sub:%20x'],
+    ['PATCH', '//admin/users'],
+    ['PATCH', '/admin;x=1/users'],
+    ['PATCH', '/ADMIN/users'],
+    ['PATCH', '/%41DMIN/users'],
+    ['PATCH', '/admin//users'],
+  ];
+  for (const [method, path] of cases) {
+    const response = await fetch(`${gate.url}${path}`, { method, headers: bearer(fixtures.tokens.valid), body: method === 'PATCH' ? 'x' : undefined });
+    await problem(response, 403, 'route_denied');
+  }
+  // A spelling that changes no rule's answer passes, as sent.
+  const response = await fetch(`${gate.url}/Elsewhere/Page`, { method: 'PATCH', headers: bearer(fixtures.tokens.valid), body: 'x' });
+  assert.equal(response.status, 200);
+  assert.equal((await response.json()).url, '/Elsewhere/Page');
 });
 
 test('an encoded dot segment cannot turn a protected path public', async () => {

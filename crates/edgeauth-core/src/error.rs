@@ -108,7 +108,9 @@ pub enum AccessError {
     /// A non-public route was requested without a token.
     MissingToken,
     /// No route rule matched (and the policy denies by default), or the path
-    /// is unsafe (dot segments, encoded separators).
+    /// has no canonical form (dot segments, empty segments, `;` parameters,
+    /// encoded separators or control characters, ...), or it is a case
+    /// variant that ignoring case would route elsewhere.
     RouteDenied,
     /// The token lacks a required role.
     InsufficientRole,
@@ -226,7 +228,9 @@ pub enum PolicyProblem {
     MissingField(&'static str),
     /// A value of the wrong JSON type.
     WrongType(&'static str),
-    /// A path pattern that is not `/`-rooted or uses an unsupported wildcard.
+    /// A path pattern with no canonical form (see
+    /// [`RoutePolicy::canonical_path`](crate::RoutePolicy::canonical_path)),
+    /// or with an unsupported wildcard.
     BadPath(String),
     /// A method that is not an HTTP token or `*`.
     BadMethod(String),
@@ -274,7 +278,7 @@ impl fmt::Display for PolicyProblem {
             Self::WrongType(k) => write!(f, "{} has the wrong type", Quoted(k)),
             Self::BadPath(p) => write!(
                 f,
-                "path {} must start with '/' and use only whole-segment '*' or a final '**'",
+                "path {} must start with '/', have no empty, '.', '..' or ';' segment, no '?', '#', '\\' or control character, no encoded '/', '\\' or ';', and use only whole-segment '*' or a final '**'",
                 Quoted(p)
             ),
             Self::BadMethod(m) => write!(f, "method {} is not an HTTP method or '*'", Quoted(m)),

@@ -9,6 +9,8 @@
 //! - the role and permission name grammar ([`check_role_name`],
 //!   [`check_permission_name`]);
 //! - where a request carries its token ([`access_token`]);
+//! - the one canonical form of a request path, which route rules match and
+//!   a gate forwards ([`RoutePolicy::canonical_path`]);
 //! - how long a verified result may be reused ([`Verifier::reuse_window`]);
 //! - when to refetch a key set ([`KeyRefresh`], [`KeyRefreshPolicy`]);
 //! - which sessions are revoked, from the server's signed feed ([`Revocations`]);
@@ -43,6 +45,7 @@ mod extract;
 mod json;
 mod keys;
 mod names;
+mod path;
 mod policy;
 mod problem;
 mod refresh;
@@ -63,6 +66,7 @@ pub use crate::{
     },
     keys::KeySet,
     names::{check_permission_name, check_role_name, grants},
+    path::CanonicalPath,
     policy::{Fallback, Requirement, Route, RoutePolicy},
     problem::{
         Challenge, Extension, PROBLEM_JSON, PROBLEM_TYPE_PREFIX, Problem, REALM, problem_type,

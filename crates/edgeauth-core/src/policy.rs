@@ -1,7 +1,6 @@
 //! Authorization: role and permission requirements, and route rules.
 
 use alloc::{
-    borrow::Cow,
     string::{String, ToString},
     vec::Vec,
 };
@@ -11,6 +10,7 @@ use crate::{
     error::{AccessError, NameError, PolicyError, PolicyProblem},
     json::{JsonError, Kind, Reader},
     names::{check_permission_name, check_role_name, grants},
+    path::{CanonicalPath, canonicalize},
 };
 
 /// What a token must hold: any of some roles, all of others, and every
@@ -166,6 +166,23 @@ pub enum Route<'a> {
     Protected(&'a Requirement),
 }
 
+impl Route<'_> {
+    /// Decides a request on this route, given the roles and permissions of
+    /// its verified token if it has one.
+    pub fn check_grants<S: AsRef<str>>(
+        self,
+        grants: Option<(&[S], &[S])>,
+    ) -> Result<(), AccessError> {
+        match self {
+            Self::Public => Ok(()),
+            Self::Protected(requirement) => {
+                let (roles, perms) = grants.ok_or(AccessError::MissingToken)?;
+                requirement.check_grants(roles, perms)
+            }
+        }
+    }
+}
+
 /// What happens to a request that no rule matches.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Fallback {
@@ -183,6 +200,12 @@ pub enum Fallback {
 pub struct RoutePolicy {
     rules: Vec<Rule>,
     fallback: Fallback,
+    /// Paths and patterns are compared without regard to ASCII case.
+    case_insensitive: bool,
+    /// `;` parameters are allowed in paths (and ignored by matching).
+    allow_params: bool,
+    /// Some pattern has an upper-case letter.
+    upper: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,8 +221,9 @@ struct Rule {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
+    /// A segment in canonical form.
     Literal(String),
-    /// `*`: exactly one non-empty segment.
+    /// `*`: exactly one segment.
     One,
 }
 
@@ -238,7 +262,10 @@ impl From<JsonError> for PolicyError {
 
 impl RoutePolicy {
     /// Parses route rules: either a JSON array of rules, or an object
-    /// `{"rules": [...], "default": "deny" | "authenticated" | "allow"}`.
+    /// `{"rules": [...], "default": "deny" | "authenticated" | "allow",
+    /// "case_insensitive": false, "allow_params": false}` (every key but
+    /// `rules` optional; see [`with_case_insensitive`](Self::with_case_insensitive)
+    /// and [`with_allow_params`](Self::with_allow_params)).
     ///
     /// A rule is `{"methods": ["GET"], "path": "/api/*", "public": false,
     /// "require": {...}}`; `methods` defaults to every method, `public` to
@@ -259,6 +286,14 @@ impl RoutePolicy {
                         policy.rules = read_rules(r)?;
                         Ok(())
                     }
+                    "case_insensitive" => {
+                        policy.case_insensitive = read_flag(r, &mut seen, "case_insensitive")?;
+                        Ok(())
+                    }
+                    "allow_params" => {
+                        policy.allow_params = read_flag(r, &mut seen, "allow_params")?;
+                        Ok(())
+                    }
                     "default" => {
                         seen.first("default").map_err(PolicyError::DuplicateKey)?;
                         policy.fallback = match &*r.string()? {
@@ -274,7 +309,7 @@ impl RoutePolicy {
                         Ok(())
                     }
                     _ => Err(PolicyError::Json(
-                        "unknown key; expected \"rules\" or \"default\"",
+                        "unknown key; expected \"rules\", \"default\", \"case_insensitive\" or \"allow_params\"",
                     )),
                 })?;
                 if !seen.0.contains(&"rules") {
@@ -284,7 +319,35 @@ impl RoutePolicy {
             _ => return Err(PolicyError::Json("expected an array of rules or an object")),
         }
         reader.finish()?;
+        policy.upper = policy.rules.iter().any(Rule::has_upper);
         Ok(policy)
+    }
+
+    /// Sets whether paths are matched without regard to ASCII case (the
+    /// `case_insensitive` key): `/ADMIN/users` then meets a rule for
+    /// `/admin/**`. Set it for origins that ignore case (Express and IIS by
+    /// default).
+    ///
+    /// Off (the default), matching is exact, and a request whose path would
+    /// get another answer if case were ignored is denied (`route_denied`):
+    /// neither a case-sensitive nor a case-insensitive origin can then serve
+    /// a rule's resource under a spelling that dodged the rule.
+    #[must_use]
+    pub fn with_case_insensitive(mut self, on: bool) -> Self {
+        self.case_insensitive = on;
+        self
+    }
+
+    /// Sets whether paths may carry `;` parameters (`/a;jsessionid=1/b`,
+    /// the `allow_params` key). Off (the default), such a path is denied;
+    /// on, each segment's parameters are dropped before matching (so
+    /// `/admin;x=1/users` meets a rule for `/admin/**`), kept in the
+    /// canonical path, and a segment that is then `.`, `..` or empty is
+    /// still denied.
+    #[must_use]
+    pub fn with_allow_params(mut self, on: bool) -> Self {
+        self.allow_params = on;
+        self
     }
 
     /// Sets what happens to requests no rule matches.
@@ -304,23 +367,74 @@ impl RoutePolicy {
         self.rules.is_empty()
     }
 
+    /// The one canonical form of a request path, or `route_denied` when it
+    /// has none. The query and fragment are dropped.
+    ///
+    /// - A percent-encoded unreserved character (`A-Z a-z 0-9 - . _ ~`) is
+    ///   decoded (`/%61dmin` is `/admin`); every other escape keeps its
+    ///   form with upper-case hex; a character a path may not hold as it is
+    ///   (space, `"`, `^`, non-ASCII, ...) is percent-encoded as UTF-8.
+    /// - Denied: a path not starting with `/`; an empty segment (`//a`,
+    ///   `/a//`; one trailing `/` is kept); a `.` or `..` segment in any
+    ///   spelling (`%2e`, `.%2E`, and with parameters `..;x`); a `;`
+    ///   unless [parameters are allowed](Self::with_allow_params); an
+    ///   encoded `/`, `\` or `;` (`%2F`, `%5C`, `%3B`) or a raw `\`; a
+    ///   control character, raw or encoded (`%00`-`%1F`, `%7F`); a
+    ///   malformed escape.
+    ///
+    /// The result is borrowed from `path` when it was canonical already.
+    pub fn canonical_path<'p>(&self, path: &'p str) -> Result<CanonicalPath<'p>, AccessError> {
+        canonicalize(path, self.allow_params).ok_or(AccessError::RouteDenied)
+    }
+
     /// Finds what the route asks of a request. The query string is ignored;
-    /// paths with dot segments or encoded separators, and paths not rooted
-    /// at `/`, are denied.
+    /// a path with no canonical form is denied (see
+    /// [`canonical_path`](Self::canonical_path)).
     pub fn route(&self, method: &str, path: &str) -> Result<Route<'_>, AccessError> {
-        let path = normalize_path(path).ok_or(AccessError::RouteDenied)?;
-        for rule in &self.rules {
-            if rule.matches(method, &path) {
-                return Ok(rule
-                    .require
-                    .as_ref()
-                    .map_or(Route::Public, Route::Protected));
-            }
+        self.route_canonical(method, &self.canonical_path(path)?)
+    }
+
+    /// [`route`](Self::route) for a path already in canonical form.
+    ///
+    /// One trailing `/` names the same resource (`/account/` meets a rule
+    /// for `/account`); see [`with_case_insensitive`](Self::with_case_insensitive)
+    /// for how case is compared.
+    pub fn route_canonical(
+        &self,
+        method: &str,
+        path: &CanonicalPath<'_>,
+    ) -> Result<Route<'_>, AccessError> {
+        if path.has_params() && !self.allow_params {
+            return Err(AccessError::RouteDenied);
         }
-        match self.fallback {
-            Fallback::Deny => Err(AccessError::RouteDenied),
-            Fallback::Authenticated => Ok(Route::Protected(&ANY_VALID_TOKEN)),
-            Fallback::Allow => Ok(Route::Public),
+        let answer = self.answer(self.first_match(method, path, self.case_insensitive));
+        // Only an upper-case letter, in the path or a pattern, can make
+        // the two comparisons differ.
+        if !self.case_insensitive
+            && (path.has_upper() || self.upper)
+            && self.answer(self.first_match(method, path, true)) != answer
+        {
+            return Err(AccessError::RouteDenied);
+        }
+        answer
+    }
+
+    fn first_match(&self, method: &str, path: &CanonicalPath<'_>, fold: bool) -> Option<&Rule> {
+        let count = path.segments().count();
+        self.rules
+            .iter()
+            .find(|rule| rule.matches(method, path, count, fold))
+    }
+
+    fn answer<'a>(&'a self, rule: Option<&'a Rule>) -> Result<Route<'a>, AccessError> {
+        match (rule, self.fallback) {
+            (Some(rule), _) => Ok(rule
+                .require
+                .as_ref()
+                .map_or(Route::Public, Route::Protected)),
+            (None, Fallback::Deny) => Err(AccessError::RouteDenied),
+            (None, Fallback::Authenticated) => Ok(Route::Protected(&ANY_VALID_TOKEN)),
+            (None, Fallback::Allow) => Ok(Route::Public),
         }
     }
 
@@ -344,14 +458,16 @@ impl RoutePolicy {
         path: &str,
         grants: Option<(&[S], &[S])>,
     ) -> Result<(), AccessError> {
-        match self.route(method, path)? {
-            Route::Public => Ok(()),
-            Route::Protected(requirement) => {
-                let (roles, perms) = grants.ok_or(AccessError::MissingToken)?;
-                requirement.check_grants(roles, perms)
-            }
-        }
+        self.route(method, path)?.check_grants(grants)
     }
+}
+
+/// A top-level `true`/`false` option, read once.
+fn read_flag(r: &mut Reader<'_>, seen: &mut Seen, key: &'static str) -> Result<bool, PolicyError> {
+    seen.first(key).map_err(PolicyError::DuplicateKey)?;
+    r.bool().map_err(|_| {
+        PolicyError::Json("\"case_insensitive\" and \"allow_params\" are true or false")
+    })
 }
 
 fn read_rules(r: &mut Reader<'_>) -> Result<Vec<Rule>, PolicyError> {
@@ -430,7 +546,16 @@ impl Rule {
         })
     }
 
-    fn matches(&self, method: &str, path: &[Cow<'_, str>]) -> bool {
+    fn has_upper(&self) -> bool {
+        self.segments.iter().any(|segment| match segment {
+            Segment::Literal(literal) => literal.bytes().any(|b| b.is_ascii_uppercase()),
+            Segment::One => false,
+        })
+    }
+
+    /// Whether the rule matches; `count` is the number of `path`'s
+    /// segments, `fold` compares them without regard to ASCII case.
+    fn matches(&self, method: &str, path: &CanonicalPath<'_>, count: usize, fold: bool) -> bool {
         // Routers answer HEAD with the GET handler, so GET covers HEAD.
         let head = method.eq_ignore_ascii_case("HEAD");
         let method_ok = self.methods.is_empty()
@@ -438,18 +563,17 @@ impl Rule {
                 .methods
                 .iter()
                 .any(|m| m.eq_ignore_ascii_case(method) || (head && m == "GET"));
-        if !method_ok
-            || path.len() < self.segments.len()
-            || (!self.rest && path.len() != self.segments.len())
+        if !method_ok || count < self.segments.len() || (!self.rest && count != self.segments.len())
         {
             return false;
         }
         self.segments
             .iter()
-            .zip(path)
+            .zip(path.segments())
             .all(|(pattern, segment)| match pattern {
+                Segment::Literal(literal) if fold => literal.eq_ignore_ascii_case(segment),
                 Segment::Literal(literal) => literal == segment,
-                Segment::One => !segment.is_empty(),
+                Segment::One => true,
             })
     }
 }
@@ -463,77 +587,28 @@ fn is_method(method: &str) -> bool {
                 .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'+-.^_`|~".contains(&b)))
 }
 
-/// Splits a pattern into segments; `None` if it is not `/`-rooted, has a dot
-/// segment, or uses `*` other than as a whole segment or a final `**`.
+/// Splits a pattern into segments, in canonical form (so `/café` is
+/// `/caf%C3%A9`, the way such a path arrives); `None` if it is not a
+/// canonical path pattern: rooted at `/`, without empty, dot or `;`
+/// segments, `?` or `#`, and with `*` only as a whole segment or a final
+/// `**`. One trailing `/` is ignored, as in request paths.
 fn parse_pattern(pattern: &str) -> Option<(Vec<Segment>, bool)> {
-    let normalized = normalize_path(pattern)?;
     if pattern.contains(['?', '#']) {
         return None;
     }
-    let mut segments = Vec::with_capacity(normalized.len());
+    let canonical = canonicalize(pattern, false)?;
+    let count = canonical.segments().count();
+    let mut segments = Vec::with_capacity(count);
     let mut rest = false;
-    let count = normalized.len();
-    for (i, segment) in normalized.into_iter().enumerate() {
-        match &*segment {
+    for (i, segment) in canonical.segments().enumerate() {
+        match segment {
             "**" if i + 1 == count => rest = true,
             "*" => segments.push(Segment::One),
             s if s.contains('*') => return None,
-            _ => segments.push(Segment::Literal(segment.into_owned())),
+            _ => segments.push(Segment::Literal(segment.into())),
         }
     }
     Some((segments, rest))
-}
-
-/// Splits a request path into normalized segments, or `None` if it must be
-/// denied.
-///
-/// The query and fragment are dropped. Percent-encoded unreserved characters
-/// are decoded (RFC 3986 section 6.2.2.2) so `/%61dmin` cannot dodge a rule
-/// for `/admin`; other escapes keep their form with upper-case hex. Dot
-/// segments (also encoded), encoded `/` or `\`, raw `\`, malformed escapes
-/// and paths not starting with `/` are refused: an origin might resolve them
-/// to a path other than the one the rules saw.
-fn normalize_path(path: &str) -> Option<Vec<Cow<'_, str>>> {
-    let end = path.find(['?', '#']).unwrap_or(path.len());
-    let path = path.get(..end)?.strip_prefix('/')?;
-    let mut segments = Vec::new();
-    for segment in path.split('/') {
-        let segment = normalize_segment(segment)?;
-        if segment == "." || segment == ".." {
-            return None;
-        }
-        segments.push(segment);
-    }
-    Some(segments)
-}
-
-fn normalize_segment(segment: &str) -> Option<Cow<'_, str>> {
-    if segment.contains('\\') {
-        return None;
-    }
-    if !segment.contains('%') {
-        return Some(Cow::Borrowed(segment));
-    }
-    let mut out = String::with_capacity(segment.len());
-    let mut rest = segment;
-    while let Some(at) = rest.find('%') {
-        out.push_str(rest.get(..at)?);
-        let hex = rest.get(at + 1..at + 3)?;
-        let byte = u8::from_str_radix(hex, 16)
-            .ok()
-            .filter(|_| hex.bytes().all(|b| b.is_ascii_hexdigit()))?;
-        match byte {
-            b'/' | b'\\' => return None,
-            b if b.is_ascii_alphanumeric() || b"-._~".contains(&b) => out.push(char::from(b)),
-            _ => {
-                out.push('%');
-                out.extend(hex.chars().map(|c| c.to_ascii_uppercase()));
-            }
-        }
-        rest = rest.get(at + 3..)?;
-    }
-    out.push_str(rest);
-    Some(Cow::Owned(out))
 }
 
 #[cfg(test)]
@@ -581,38 +656,97 @@ mod tests {
     }
 
     #[test]
-    fn path_normalization() {
-        let seg = |p: &str| {
-            normalize_path(p).map(|s| s.iter().map(|c| c.to_string()).collect::<Vec<_>>())
-        };
-        assert_eq!(seg("/a/b?x=../..#f"), Some(vec!["a".into(), "b".into()]));
-        assert_eq!(
-            seg("/%61dmin/%7e%2d"),
-            Some(vec!["admin".into(), "~-".into()])
-        );
-        assert_eq!(
-            seg("/a%20b/%c3%a9"),
-            Some(vec!["a%20b".into(), "%C3%A9".into()])
-        );
-        assert_eq!(seg("/"), Some(vec![String::new()]));
-        for bad in [
-            "",
-            "a/b",
-            "/a/../b",
-            "/a/./b",
-            "/..",
-            "/a/%2e%2E",
-            "/a/.%2e/b",
-            "/%2E",
-            "/a%2fb",
-            "/a%5Cb",
-            "/a\\b",
-            "/a%zz",
-            "/a%2",
-            "/a%",
+    fn case_variants_that_change_the_answer_are_denied() {
+        let rules = r#"[{"path":"/public/**","public":true},
+            {"path":"/admin/**","require":{"any_roles":["admin"]}},
+            {"path":"/Reports","require":{"any_roles":["staff"]}},
+            {"path":"/**","require":{}}]"#;
+        let policy = RoutePolicy::from_json(rules).unwrap();
+        let admin = Requirement::new().any_roles(["admin"]).unwrap();
+        let any = Requirement::new();
+        for (path, want) in [
+            ("/admin/users", Ok(Route::Protected(&admin))),
+            ("/api/Items", Ok(Route::Protected(&any))),
+            ("/ADMIN/users", Err(AccessError::RouteDenied)),
+            ("/%41dmin/users", Err(AccessError::RouteDenied)),
+            ("/PUBLIC/x", Err(AccessError::RouteDenied)),
+            ("/reports", Err(AccessError::RouteDenied)),
         ] {
-            assert_eq!(seg(bad), None, "{bad}");
+            assert_eq!(policy.route("GET", path), want, "{path}");
         }
+        let folded = policy.with_case_insensitive(true);
+        assert_eq!(
+            folded.route("GET", "/ADMIN/users"),
+            Ok(Route::Protected(&admin))
+        );
+        assert_eq!(folded.route("GET", "/public/X"), Ok(Route::Public));
+    }
+
+    #[test]
+    fn one_trailing_slash_is_the_same_resource() {
+        let policy = RoutePolicy::from_json(
+            r#"[{"path":"/account","require":{"any_roles":["owner"]}},{"path":"/**","public":true}]"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            policy.route("GET", "/account/"),
+            Ok(Route::Protected(_))
+        ));
+        assert_eq!(
+            policy.route("GET", "/account//"),
+            Err(AccessError::RouteDenied)
+        );
+        let canonical = policy.canonical_path("/account/?x").unwrap();
+        assert_eq!(canonical.as_str(), "/account/");
+    }
+
+    #[test]
+    fn parameters_are_denied_unless_allowed_then_ignored() {
+        let rules = r#"{"rules":[{"path":"/admin/**","require":{"any_roles":["admin"]}},
+            {"path":"/**","public":true}]}"#;
+        let policy = RoutePolicy::from_json(rules).unwrap();
+        assert_eq!(
+            policy.route("GET", "/admin;x=1/users"),
+            Err(AccessError::RouteDenied)
+        );
+        let with_params = rules.replacen('{', r#"{"allow_params":true,"#, 1);
+        let with_params = RoutePolicy::from_json(&with_params).unwrap();
+        assert!(matches!(
+            with_params.route("GET", "/admin;x=1/users"),
+            Ok(Route::Protected(_))
+        ));
+        assert_eq!(
+            with_params.route("GET", "/public/..;/admin/users"),
+            Err(AccessError::RouteDenied)
+        );
+        // A path made by a policy that allows parameters is not routed by
+        // one that does not.
+        let path = with_params.canonical_path("/a;b").unwrap();
+        assert_eq!(
+            policy.route_canonical("GET", &path),
+            Err(AccessError::RouteDenied)
+        );
+    }
+
+    #[test]
+    fn options_are_checked_like_keys() {
+        for bad in [
+            r#"{"rules":[],"case_insensitive":"yes"}"#,
+            r#"{"rules":[],"allow_params":1}"#,
+            r#"{"rules":[],"allow_params":true,"allow_params":false}"#,
+            r#"{"rules":[],"case_insensitive":true,"case_insensitive":true}"#,
+        ] {
+            assert!(RoutePolicy::from_json(bad).is_err(), "{bad}");
+        }
+        let policy =
+            RoutePolicy::from_json(r#"{"rules":[],"case_insensitive":true,"allow_params":true}"#)
+                .unwrap();
+        assert_eq!(
+            policy,
+            RoutePolicy::default()
+                .with_case_insensitive(true)
+                .with_allow_params(true)
+        );
     }
 
     #[test]
@@ -683,11 +817,24 @@ mod tests {
 
     #[test]
     fn pattern_forms() {
-        for ok in ["/", "/**", "/api/*", "/api/*/x", "/api/**", "/a%2Db"] {
+        for ok in [
+            "/", "/**", "/api/*", "/api/*/x", "/api/**", "/a%2Db", "/a/", "/café",
+        ] {
             assert!(parse_pattern(ok).is_some(), "{ok}");
         }
+        assert_eq!(
+            parse_pattern("/café/%7e/"),
+            Some((
+                vec![
+                    Segment::Literal("caf%C3%A9".into()),
+                    Segment::Literal("~".into())
+                ],
+                false
+            ))
+        );
         for bad in [
-            "api", "/a*", "/**/x", "/a/**b", "/***", "/a/../b", "/a?x", "/*x/y",
+            "api", "/a*", "/**/x", "/a/**b", "/***", "/a/../b", "/a?x", "/*x/y", "//a", "/a//",
+            "/a;b", "/a%2Fb", "/a%00", "/a%3B",
         ] {
             assert!(parse_pattern(bad).is_none(), "{bad}");
         }

@@ -214,17 +214,21 @@ pub struct RoutePolicy {
 }
 
 impl RoutePolicy {
-    /// [`RoutePolicy::check`] without the JavaScript error conversion.
-    pub fn check_impl(
+    /// [`RoutePolicy::route`] without the JavaScript error conversion.
+    pub fn route_impl(
         &self,
         method: &str,
         path: &str,
         grants: Option<(Vec<String>, Vec<String>)>,
-    ) -> Result<(), Failure> {
+    ) -> Result<String, Failure> {
         let grants = grants
             .as_ref()
             .map(|(roles, perms)| (roles.as_slice(), perms.as_slice()));
-        Ok(self.inner.check_grants(method, path, grants)?)
+        let path = self.inner.canonical_path(path)?;
+        self.inner
+            .route_canonical(method, &path)?
+            .check_grants(grants)?;
+        Ok(path.into_inner().into_owned())
     }
 }
 
@@ -238,17 +242,18 @@ impl RoutePolicy {
             .map_err(|e| thrown(e.into()))
     }
 
-    /// Decides a request. `has_token` says whether the request carries a
+    /// Decides a request and returns its canonical path (the core's, which
+    /// the rules matched). `has_token` says whether the request carries a
     /// verified token, whose `roles` and `perms` follow.
-    pub fn check(
+    pub fn route(
         &self,
         method: &str,
         path: &str,
         has_token: bool,
         roles: Vec<String>,
         perms: Vec<String>,
-    ) -> Result<(), JsValue> {
-        self.check_impl(method, path, has_token.then_some((roles, perms)))
+    ) -> Result<String, JsValue> {
+        self.route_impl(method, path, has_token.then_some((roles, perms)))
             .map_err(thrown)
     }
 }
@@ -421,6 +426,34 @@ mod tests {
         assert_eq!(
             &*verifier.reuse_window(1_000.0, 1_010.0, 1_900.0),
             &[980.0, 1_930.0]
+        );
+    }
+
+    #[test]
+    fn routing_answers_the_canonical_path() {
+        let policy = RoutePolicy {
+            inner: edgeauth_core::RoutePolicy::from_json(
+                r#"[{"path":"/admin/**","require":{"any_roles":["admin"]}}]"#,
+            )
+            .unwrap(),
+        };
+        let admin = Some((vec!["admin".to_owned()], vec![]));
+        assert_eq!(
+            policy.route_impl("GET", "/%61dmin/caf%c3%a9/?q", admin.clone()),
+            Ok("/admin/caf%C3%A9/".to_owned())
+        );
+        let code = |path: &str, grants| {
+            policy
+                .route_impl("GET", path, grants)
+                .map_err(|f| f.encode())
+        };
+        assert_eq!(
+            code("/admin/x", None),
+            Err("missing_token:401:no access token".to_owned())
+        );
+        assert_eq!(
+            code("/public/..;/admin/x", admin),
+            Err("route_denied:403:route denied".to_owned())
         );
     }
 

@@ -117,6 +117,21 @@ proptest! {
     }
 
     #[test]
+    fn a_canonical_path_is_its_own_canonical_form(
+        path in "/[/%;.a-fA-F0-9 \\\\é~?]{0,30}", params in any::<bool>(),
+    ) {
+        let policy = RoutePolicy::from_json(r#"[{"path":"/a/*/**","public":true},{"path":"/**","require":{}}]"#)
+            .unwrap()
+            .with_allow_params(params);
+        if let Ok(canonical) = policy.canonical_path(&path) {
+            let again = policy.canonical_path(canonical.as_str());
+            prop_assert_eq!(again.as_ref().map(|p| p.as_str()), Ok(canonical.as_str()));
+            prop_assert_eq!(policy.route("GET", canonical.as_str()), policy.route("GET", &path));
+            prop_assert!(canonical.as_str().bytes().all(|b| b.is_ascii_graphic()), "{}", canonical);
+        }
+    }
+
+    #[test]
     fn any_cache_control_gives_a_bounded_lifetime(header in "[ ,=\"a-zA-Z0-9-]{0,60}|\\PC{0,60}") {
         let policy = KeyRefreshPolicy::DEFAULT;
         let ttl = policy.ttl_ms(Some(&header));

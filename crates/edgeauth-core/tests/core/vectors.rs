@@ -126,17 +126,21 @@ fn policy_vectors() {
             .unwrap_or_else(|e| panic!("rule set {}: {e}", set["name"]));
         for case in set["cases"].as_array().unwrap() {
             let claims = token_claims(&case["token"]);
-            let got = policy.check(
+            let (method, path) = (
                 case["method"].as_str().unwrap(),
                 case["path"].as_str().unwrap(),
-                claims.as_ref(),
             );
+            let got = policy.check(method, path, claims.as_ref());
             let got = got.map_or_else(|e| e.code(), |()| "allow");
-            assert_eq!(
-                got, case["expect"],
-                "rule set {}: {}",
-                set["name"], case["description"]
-            );
+            let about = format!("rule set {}: {}", set["name"], case["description"]);
+            assert_eq!(got, case["expect"], "{about}");
+            // Every allowed case names its canonical path: the one routed.
+            if got == "allow" {
+                let canonical = policy.canonical_path(path).unwrap();
+                assert_eq!(canonical.as_str(), case["canonical"], "{about}");
+                let routed = policy.route_canonical(method, &canonical);
+                assert_eq!(routed, policy.route(method, path), "{about}");
+            }
         }
     }
     for case in file["invalid_rule_sets"].as_array().unwrap() {
