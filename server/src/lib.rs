@@ -32,6 +32,7 @@ pub use crate::{
         KeySettings, Mode, PasswordRules, PasswordSettings, ServerSettings, SessionSettings,
         Synchronous, ThrottleSettings, parse_duration_ms,
     },
+    config::{ConnectionSettings, LogFormat, TelemetrySettings},
     error::{AppError, PROBLEM_JSON},
     http::app,
     secret::{MasterKey, SecretString},

@@ -18,6 +18,7 @@
 use core::fmt;
 use std::path::{Path, PathBuf};
 
+mod connections;
 mod cookies;
 mod database;
 mod keys;
@@ -25,11 +26,13 @@ mod passwords;
 mod raw;
 mod server;
 mod sessions;
+mod telemetry;
 mod throttle;
 
 use self::raw::Raw;
 pub(crate) use self::raw::origin_of;
 pub use self::{
+    connections::ConnectionSettings,
     cookies::CookieSettings,
     database::{Backend, DatabaseSettings, DatabaseUrl, Synchronous},
     keys::KeySettings,
@@ -37,6 +40,7 @@ pub use self::{
     raw::parse_duration_ms,
     server::ServerSettings,
     sessions::SessionSettings,
+    telemetry::{LogFormat, TelemetrySettings},
     throttle::ThrottleSettings,
 };
 use crate::secret::MasterKey;
@@ -88,6 +92,10 @@ pub struct Config {
     pub passwords: PasswordSettings,
     /// Login throttling.
     pub throttle: ThrottleSettings,
+    /// Slow clients: deadlines and the connection cap.
+    pub connections: ConnectionSettings,
+    /// The metrics listener and the log format.
+    pub telemetry: TelemetrySettings,
 }
 
 /// A setting that could not be used. Its `Display` names the setting.
@@ -169,6 +177,8 @@ impl Config {
         let cookies = CookieSettings::read(raw, mode, &server.issuer)?;
         let passwords = PasswordSettings::read(raw, mode)?;
         let throttle = ThrottleSettings::read(raw)?;
+        let connections = ConnectionSettings::read(raw)?;
+        let telemetry = TelemetrySettings::read(raw, server.bind)?;
         Ok(Self {
             mode,
             server,
@@ -178,6 +188,8 @@ impl Config {
             cookies,
             passwords,
             throttle,
+            connections,
+            telemetry,
         })
     }
 
@@ -193,7 +205,7 @@ impl Config {
 mod tests {
     use super::*;
 
-    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    pub(super) fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         Config::from_sources(
             vars.iter()
                 .map(|(k, v)| (format!("EDGEAUTH_{k}"), (*v).to_owned())),
