@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use crate::{
     auth::{admin, tokens},
     clock::{Clock, SystemClock},
-    config::{Config, Mode},
+    config::{Config, LogFormat, Mode},
     http::app,
     secret::{MasterKey, SecretString},
     state::AppState,
@@ -134,7 +134,7 @@ pub fn run() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(&config.server.log);
+    init_logging(&config.server.log, config.telemetry.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -154,7 +154,7 @@ pub fn run() -> ExitCode {
     }
 }
 
-fn init_logging(level: &str) {
+fn init_logging(level: &str, format: LogFormat) {
     let level = match level {
         "error" => tracing::Level::ERROR,
         "warn" => tracing::Level::WARN,
@@ -162,11 +162,14 @@ fn init_logging(level: &str) {
         "trace" => tracing::Level::TRACE,
         _ => tracing::Level::INFO,
     };
-    let _ = tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Text => logs.try_init(),
+        LogFormat::Json => logs.json().try_init(),
+    };
 }
 
 async fn open_store(
@@ -206,7 +209,7 @@ async fn dispatch(command: Command, config: Config) -> CliResult {
     let opened = open_store(&config).await?;
     let store = opened.shared();
     let result = match command {
-        Command::Serve => serve(config, &store).await,
+        Command::Serve => serve(config, &store, &opened).await,
         Command::Migrate => {
             println!("migrations applied to {}", config.database.url);
             Ok(())
@@ -230,11 +233,13 @@ async fn dispatch(command: Command, config: Config) -> CliResult {
     result
 }
 
-async fn serve(config: Config, store: &Arc<dyn Store>) -> CliResult {
+async fn serve(config: Config, store: &Arc<dyn Store>, opened: &AnyStore) -> CliResult {
     if config.mode != Mode::Production {
         tracing::warn!(mode = ?config.mode, "not in production mode (set EDGEAUTH_MODE=production for real users)");
     }
     let state = state(&config, store).await?;
+    let stop = crate::serve::stop_on(shutdown());
+    let metrics = crate::metrics::listen(&config, &state, opened, stop.clone()).await?;
     let listener = tokio::net::TcpListener::bind(config.server.bind)
         .await
         .map_err(|e| format!("EDGEAUTH_BIND ({}): {e}", config.server.bind))?;
@@ -263,9 +268,19 @@ async fn serve(config: Config, store: &Arc<dyn Store>) -> CliResult {
             }
         })
     };
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    let max = config.connections.max_connections;
+    crate::serve::serve(
+        listener,
+        app(state),
+        config.connections,
+        max,
+        "public",
+        stop,
+    )
+    .await;
+    if let Some(metrics) = metrics {
+        let _ = metrics.await;
+    }
     reloader.abort();
     tracing::info!("edgeauth stopped");
     Ok(())

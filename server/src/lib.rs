@@ -19,7 +19,9 @@ mod clock;
 mod config;
 mod error;
 mod http;
+mod metrics;
 mod secret;
+mod serve;
 mod state;
 mod store;
 

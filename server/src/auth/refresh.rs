@@ -12,6 +12,7 @@ use core::fmt;
 
 use super::AuthError;
 use crate::{
+    metrics::{self, Refresh},
     secret::{b64, b64_array, hmac_sha256, random, sha256},
     store::{NewSession, RefreshRecord, RotateOutcome, Rotation, Session, Store},
 };
@@ -185,6 +186,7 @@ pub(crate) async fn rotate(
             let expires_at = session.expires_at;
             let mut granted = granted(session, child, expires_at);
             granted.roles = Some(roles);
+            metrics::refresh(Refresh::Rotated);
             return Ok(granted);
         }
         RotateOutcome::NotRotated => {}
@@ -195,19 +197,24 @@ pub(crate) async fn rotate(
         session, used_at, ..
     }) = store.refresh_token(&hash).await?
     else {
+        metrics::refresh(Refresh::Invalid);
         return Err(AuthError::InvalidRefreshToken);
     };
     if !session.is_live(now) {
+        metrics::refresh(Refresh::Invalid);
         return Err(AuthError::InvalidRefreshToken);
     }
     let Some(used_at) = used_at else {
         // Unused yet not rotated: the session went away in between.
+        metrics::refresh(Refresh::Invalid);
         return Err(AuthError::InvalidRefreshToken);
     };
     if let Some(successor) = in_grace(store, policy, &child_hash, used_at, now).await? {
         let expires_at = successor.session.expires_at;
+        metrics::refresh(Refresh::GraceReplay);
         return Ok(granted(successor.session, child, expires_at));
     }
+    metrics::refresh(Refresh::Reused);
     Err(reused(store, cache, &session, now).await?)
 }
 

@@ -5,9 +5,11 @@ mod account;
 mod auth;
 mod cookies;
 mod cors;
+mod deadlines;
 mod delivery;
 mod extract;
 mod meta;
+mod observe;
 
 pub(crate) use account::rfc3339;
 
@@ -31,14 +33,20 @@ use crate::{
 /// The whole application, ready to serve or to drive with `oneshot`.
 pub fn app(state: AppState) -> Router {
     let body_limit = state.config.server.body_limit;
+    let deadlines = deadlines::Deadlines {
+        connections: state.config.connections,
+        body_limit,
+    };
     let cors = cors::layer(&state.config);
     Router::new()
         .merge(auth::router().merge(account::router()).layer(cors))
         .merge(meta::router())
         .fallback(|| async { AppError::NotFound("not_found") })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(deadlines, deadlines::layer))
         .layer(middleware::from_fn(problems_and_headers))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(observe::layer))
         .with_state(state)
 }
 
