@@ -42,6 +42,12 @@ use crate::{config::ConnectionSettings, metrics};
 /// not a client connection: database connections, listeners, files.
 const RESERVED_DESCRIPTORS: usize = 64;
 
+/// The largest request head (larger ones get 431 from hyper) and read
+/// buffer of a connection: far above what this API's requests need (a few
+/// cookies and headers), far below hyper's default buffer of about
+/// 400 KiB, which `MAX_CONNECTIONS` slow clients could each fill.
+const READ_BUFFER: usize = 64 * 1024;
+
 /// Tells every serve loop to stop: accepting ends, open connections finish
 /// their current request and close.
 pub(crate) type Stop = watch::Receiver<bool>;
@@ -158,6 +164,8 @@ async fn connection(
     });
     let conn = http1::Builder::new()
         .header_read_timeout(None)
+        .max_header_size(READ_BUFFER)
+        .max_buf_size(READ_BUFFER)
         .serve_connection(io, service);
     tokio::pin!(conn);
     let mut stopping = *stop.borrow_and_update();

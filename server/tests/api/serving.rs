@@ -193,6 +193,19 @@ async fn an_idle_kept_alive_connection_is_closed_after_the_idle_timeout() {
 }
 
 #[tokio::test]
+async fn an_oversized_head_gets_431() {
+    let server = Served::start(&[]).await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "GET /healthz HTTP/1.1\r\nHost: edgeauth\r\nX-Big: {}\r\n\r\n",
+        "x".repeat(100 * 1024)
+    );
+    let _ = stream.write_all(head.as_bytes()).await;
+    let got = String::from_utf8(until_closed(&mut stream).await).unwrap();
+    assert!(got.starts_with("HTTP/1.1 431 "), "{got}");
+}
+
+#[tokio::test]
 async fn past_the_cap_new_connections_are_closed_and_open_ones_still_served() {
     let server = Served::start(&[
         ("MAX_CONNECTIONS", "3"),
