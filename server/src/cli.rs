@@ -1,6 +1,5 @@
 //! The `edgeauth` command line: `serve`, `migrate`, `keys`, `users`, `roles`.
 
-use core::net::SocketAddr;
 use std::{io::Write as _, path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::{Parser, Subcommand};
@@ -8,7 +7,7 @@ use clap::{Parser, Subcommand};
 use crate::{
     auth::{admin, tokens},
     clock::{Clock, SystemClock},
-    config::{Config, Mode},
+    config::{Config, LogFormat, Mode},
     http::app,
     secret::{MasterKey, SecretString},
     state::AppState,
@@ -141,7 +140,7 @@ pub fn run() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(&config.server.log);
+    init_logging(&config.server.log, config.telemetry.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -161,7 +160,7 @@ pub fn run() -> ExitCode {
     }
 }
 
-fn init_logging(level: &str) {
+fn init_logging(level: &str, format: LogFormat) {
     let level = match level {
         "error" => tracing::Level::ERROR,
         "warn" => tracing::Level::WARN,
@@ -169,11 +168,14 @@ fn init_logging(level: &str) {
         "trace" => tracing::Level::TRACE,
         _ => tracing::Level::INFO,
     };
-    let _ = tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Text => logs.try_init(),
+        LogFormat::Json => logs.json().try_init(),
+    };
 }
 
 async fn open_store(
@@ -213,7 +215,7 @@ async fn dispatch(command: Command, config: Config) -> CliResult {
     let opened = open_store(&config).await?;
     let store = opened.shared();
     let result = match command {
-        Command::Serve => serve(config, &store).await,
+        Command::Serve => serve(config, &store, &opened).await,
         Command::Migrate => {
             println!("migrations applied to {}", config.database.url);
             Ok(())
@@ -250,11 +252,13 @@ async fn dispatch(command: Command, config: Config) -> CliResult {
     result
 }
 
-async fn serve(config: Config, store: &Arc<dyn Store>) -> CliResult {
+async fn serve(config: Config, store: &Arc<dyn Store>, opened: &AnyStore) -> CliResult {
     if config.mode != Mode::Production {
         tracing::warn!(mode = ?config.mode, "not in production mode (set EDGEAUTH_MODE=production for real users)");
     }
     let state = state(&config, store).await?;
+    let stop = crate::serve::stop_on(shutdown());
+    let metrics = crate::metrics::listen(&config, &state, opened, stop.clone()).await?;
     let listener = tokio::net::TcpListener::bind(config.server.bind)
         .await
         .map_err(|e| format!("EDGEAUTH_BIND ({}): {e}", config.server.bind))?;
@@ -291,13 +295,20 @@ async fn serve(config: Config, store: &Arc<dyn Store>) -> CliResult {
         })
     };
     let purger = tokio::spawn(purge_every_hour(state.clone()));
-    axum::serve(
+    let max = config.connections.max_connections;
+    crate::serve::serve(
         listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+        app(state),
+        config.connections,
+        max,
+        "public",
+        stop,
     )
-    .with_graceful_shutdown(shutdown())
-    .await?;
+    .await;
     purger.abort();
+    if let Some(metrics) = metrics {
+        let _ = metrics.await;
+    }
     reloader.abort();
     tracing::info!("edgeauth stopped");
     Ok(())

@@ -55,6 +55,8 @@ pub enum AppError {
     PayloadTooLarge,
     /// 415 `unsupported_media_type`.
     UnsupportedMediaType(&'static str),
+    /// 408 `request_timeout`: the request's body did not arrive in time.
+    RequestTimeout,
     /// 429 `too_many_attempts`, with Retry-After seconds.
     TooManyAttempts(u64),
     /// 503 `server_busy`: password hashing is saturated; Retry-After seconds.
@@ -95,6 +97,7 @@ impl AppError {
             Self::EmailTaken => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Busy(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -116,6 +119,7 @@ impl AppError {
             Self::EmailTaken => "email_taken",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::RequestTimeout => "request_timeout",
             Self::TooManyAttempts(_) => "too_many_attempts",
             Self::Busy(_) => "server_busy",
             Self::Unavailable(_) => "database_unavailable",
@@ -145,6 +149,7 @@ impl AppError {
             Self::EmailTaken => "an account with this email already exists".into(),
             Self::PayloadTooLarge => "the request body is too large".into(),
             Self::UnsupportedMediaType(expected) => format!("expected {expected}"),
+            Self::RequestTimeout => "the request body did not arrive in time".into(),
             Self::TooManyAttempts(_) => "too many attempts; try again later".into(),
             Self::Busy(_) => "the server is busy; try again shortly".into(),
             Self::Unavailable(_) => "the database is unavailable; try again shortly".into(),
@@ -245,6 +250,7 @@ impl Problem {
                 AppError::UnsupportedMediaType("another content type")
             }
             StatusCode::NOT_FOUND => AppError::NotFound("not_found"),
+            StatusCode::REQUEST_TIMEOUT => AppError::RequestTimeout,
             StatusCode::METHOD_NOT_ALLOWED => AppError::BadRequest {
                 code: "method_not_allowed",
                 detail: "this method is not allowed here".into(),
@@ -397,6 +403,7 @@ mod tests {
                 415,
                 "unsupported_media_type",
             ),
+            (AppError::RequestTimeout, 408, "request_timeout"),
             (AppError::TooManyAttempts(5), 429, "too_many_attempts"),
             (AppError::Busy(1), 503, "server_busy"),
             (

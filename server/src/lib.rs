@@ -19,7 +19,9 @@ mod clock;
 mod config;
 mod error;
 mod http;
+mod metrics;
 mod secret;
+mod serve;
 mod state;
 mod store;
 
@@ -32,6 +34,7 @@ pub use crate::{
         KeySettings, Mode, PasswordRules, PasswordSettings, Rate, RevocationSettings,
         ServerSettings, SessionSettings, Synchronous, ThrottleSettings, parse_duration_ms,
     },
+    config::{ConnectionSettings, LogFormat, TelemetrySettings},
     error::{AppError, PROBLEM_JSON},
     http::app,
     secret::{MasterKey, SecretString},

@@ -107,9 +107,9 @@ impl AppState {
             },
         );
         let rates = Rates {
-            register: AddressRate::new(config.throttle.register_rate),
-            token: AddressRate::new(config.throttle.token_rate),
-            refresh: AddressRate::new(config.throttle.refresh_rate),
+            register: AddressRate::new("register", config.throttle.register_rate),
+            token: AddressRate::new("token", config.throttle.token_rate),
+            refresh: AddressRate::new("refresh", config.throttle.refresh_rate),
         };
         let revocations = RevocationFeed::new(FeedPolicy::new(
             config.revocations.max_age,

@@ -40,9 +40,9 @@ pub(crate) async fn login(
     user_agent: Option<String>,
     now: u64,
 ) -> Result<TokenPair, AuthError> {
-    let user = accounts
-        .check_password(email, password, client, now)
-        .await?;
+    let checked = accounts.check_password(email, password, client, now).await;
+    crate::metrics::login(&checked);
+    let user = checked?;
     sessions
         .sign_in(&user.id, user_agent, vec![AMR_PASSWORD.to_owned()], now)
         .await

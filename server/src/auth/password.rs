@@ -179,6 +179,7 @@ impl PasswordHasher {
     /// long. Taken before any other work of a login, so that shedding a
     /// flood costs next to nothing.
     pub(crate) async fn slot(&self) -> Result<HashSlot, AuthError> {
+        let started = std::time::Instant::now();
         let queued = self.waiting.fetch_add(1, Ordering::SeqCst);
         let permit = if queued >= self.queue && self.slots.available_permits() == 0 {
             None
@@ -189,6 +190,7 @@ impl PasswordHasher {
                 .and_then(Result::ok)
         };
         self.waiting.fetch_sub(1, Ordering::SeqCst);
+        crate::metrics::hash_slot(started.elapsed(), permit.is_some());
         permit.map(HashSlot).ok_or(AuthError::Busy(1))
     }
 

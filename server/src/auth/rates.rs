@@ -16,33 +16,35 @@ use crate::config::Rate;
 /// forgotten, so memory stays bounded by the traffic of one period.
 const TRACKED: usize = 10_000;
 
-/// One rate, per client address; `None` when switched off.
-pub(crate) struct AddressRate(Option<DefaultKeyedRateLimiter<String>>);
+/// One rate, per client address, named for the metrics; `None` when
+/// switched off.
+pub(crate) struct AddressRate(&'static str, Option<DefaultKeyedRateLimiter<String>>);
 
 impl core::fmt::Debug for AddressRate {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(if self.0.is_some() {
-            "AddressRate(on)"
-        } else {
-            "AddressRate(off)"
-        })
+        let state = if self.1.is_some() { "on" } else { "off" };
+        write!(f, "AddressRate({}: {state})", self.0)
     }
 }
 
 impl AddressRate {
-    pub(crate) fn new(rate: Option<Rate>) -> Self {
-        Self(rate.and_then(|rate| {
-            let count = NonZeroU32::new(rate.count)?;
-            let every = Duration::from_millis(rate.per_ms) / rate.count;
-            let quota = Quota::with_period(every.max(Duration::from_nanos(1)))?.allow_burst(count);
-            Some(RateLimiter::keyed(quota))
-        }))
+    pub(crate) fn new(name: &'static str, rate: Option<Rate>) -> Self {
+        Self(
+            name,
+            rate.and_then(|rate| {
+                let count = NonZeroU32::new(rate.count)?;
+                let every = Duration::from_millis(rate.per_ms) / rate.count;
+                let quota =
+                    Quota::with_period(every.max(Duration::from_nanos(1)))?.allow_burst(count);
+                Some(RateLimiter::keyed(quota))
+            }),
+        )
     }
 
     /// Takes one request of `client`'s allowance, or answers 429 with the
     /// whole seconds until the next one.
     pub(crate) fn check(&self, client: IpAddr) -> Result<(), AuthError> {
-        let Some(limiter) = &self.0 else {
+        let Some(limiter) = &self.1 else {
             return Ok(());
         };
         if limiter.len() > TRACKED {
@@ -76,10 +78,13 @@ mod tests {
 
     #[test]
     fn a_burst_then_429_per_address() {
-        let rate = AddressRate::new(Some(Rate {
-            count: 3,
-            per_ms: 3_600_000,
-        }));
+        let rate = AddressRate::new(
+            "test",
+            Some(Rate {
+                count: 3,
+                per_ms: 3_600_000,
+            }),
+        );
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let b: IpAddr = "192.0.2.2".parse().unwrap();
         for _ in 0..3 {
@@ -90,7 +95,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         rate.check(b).unwrap();
-        let off = AddressRate::new(None);
+        let off = AddressRate::new("test", None);
         for _ in 0..100 {
             off.check(a).unwrap();
         }

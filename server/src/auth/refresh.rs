@@ -12,6 +12,7 @@ use core::fmt;
 
 use super::AuthError;
 use crate::{
+    metrics::{self, Refresh},
     secret::{b64, b64_array, hmac_sha256, random, sha256},
     store::{NewSession, RefreshRecord, RotateOutcome, Rotation, Session, Store},
 };
@@ -197,6 +198,7 @@ pub(crate) async fn rotate(
             let expires_at = session.expires_at;
             let mut granted = granted(session, child, expires_at);
             granted.roles = Some(roles);
+            metrics::refresh(Refresh::Rotated);
             return Ok(granted);
         }
         RotateOutcome::NotRotated => {}
@@ -207,24 +209,29 @@ pub(crate) async fn rotate(
         session, used_at, ..
     }) = store.refresh_token(&hash).await?
     else {
+        metrics::refresh(Refresh::Invalid);
         return Err(AuthError::InvalidRefreshToken);
     };
     if !session.is_live(now) {
+        metrics::refresh(Refresh::Invalid);
         return Err(AuthError::InvalidRefreshToken);
     }
     let Some(used_at) = used_at else {
         // Unused, its session live, yet not rotated: the session is at its
         // rotation cap.
-        return Err(if policy.max_per_minute > 0 {
-            AuthError::TooManyAttempts(CAP_WINDOW)
-        } else {
-            AuthError::InvalidRefreshToken
-        });
+        if policy.max_per_minute > 0 {
+            crate::metrics::throttled("rotation");
+            return Err(AuthError::TooManyAttempts(CAP_WINDOW));
+        }
+        metrics::refresh(Refresh::Invalid);
+        return Err(AuthError::InvalidRefreshToken);
     };
     if let Some(successor) = in_grace(store, policy, &child_hash, used_at, now).await? {
         let expires_at = successor.session.expires_at;
+        metrics::refresh(Refresh::GraceReplay);
         return Ok(granted(successor.session, child, expires_at));
     }
+    metrics::refresh(Refresh::Reused);
     Err(reused(store, cache, &session, now).await?)
 }
 

@@ -98,6 +98,7 @@ impl RevocationFeed {
             until: now.saturating_add(self.policy.max_age),
         });
         tracing::debug!(sessions = sids.len(), "revocation feed built");
+        crate::metrics::revocation_feed(sids.len());
         *self
             .last
             .lock()

@@ -18,6 +18,7 @@
 use core::fmt;
 use std::path::{Path, PathBuf};
 
+mod connections;
 mod cookies;
 mod database;
 mod keys;
@@ -26,11 +27,13 @@ mod raw;
 mod revocations;
 mod server;
 mod sessions;
+mod telemetry;
 mod throttle;
 
 use self::raw::Raw;
 pub(crate) use self::raw::origin_of;
 pub use self::{
+    connections::ConnectionSettings,
     cookies::CookieSettings,
     database::{Backend, DatabaseSettings, DatabaseUrl, Synchronous},
     keys::KeySettings,
@@ -39,6 +42,7 @@ pub use self::{
     revocations::RevocationSettings,
     server::ServerSettings,
     sessions::SessionSettings,
+    telemetry::{LogFormat, TelemetrySettings},
     throttle::{Rate, ThrottleSettings},
 };
 use crate::secret::MasterKey;
@@ -92,6 +96,10 @@ pub struct Config {
     pub throttle: ThrottleSettings,
     /// The revocation feed.
     pub revocations: RevocationSettings,
+    /// Slow clients: deadlines and the connection cap.
+    pub connections: ConnectionSettings,
+    /// The metrics listener and the log format.
+    pub telemetry: TelemetrySettings,
 }
 
 /// A setting that could not be used. Its `Display` names the setting.
@@ -175,6 +183,8 @@ impl Config {
         let passwords = PasswordSettings::read(raw, mode)?;
         let throttle = ThrottleSettings::read(raw)?;
         let revocations = RevocationSettings::read(raw)?;
+        let connections = ConnectionSettings::read(raw)?;
+        let telemetry = TelemetrySettings::read(raw, server.bind)?;
         Ok(Self {
             mode,
             server,
@@ -185,6 +195,8 @@ impl Config {
             passwords,
             throttle,
             revocations,
+            connections,
+            telemetry,
         })
     }
 
@@ -200,7 +212,7 @@ impl Config {
 mod tests {
     use super::*;
 
-    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    pub(super) fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         Config::from_sources(
             vars.iter()
                 .map(|(k, v)| (format!("EDGEAUTH_{k}"), (*v).to_owned())),

@@ -6,9 +6,11 @@ mod auth;
 mod client;
 mod cookies;
 mod cors;
+mod deadlines;
 mod delivery;
 mod extract;
 mod meta;
+mod observe;
 mod revocations;
 
 pub(crate) use account::rfc3339;
@@ -33,6 +35,10 @@ use crate::{
 /// The whole application, ready to serve or to drive with `oneshot`.
 pub fn app(state: AppState) -> Router {
     let body_limit = state.config.server.body_limit;
+    let deadlines = deadlines::Deadlines {
+        connections: state.config.connections,
+        body_limit,
+    };
     let cors = cors::layer(&state.config);
     Router::new()
         .merge(auth::router().merge(account::router()).layer(cors))
@@ -40,8 +46,10 @@ pub fn app(state: AppState) -> Router {
         .merge(revocations::router())
         .fallback(|| async { AppError::NotFound("not_found") })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(deadlines, deadlines::layer))
         .layer(middleware::from_fn(problems_and_headers))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(observe::layer))
         .with_state(state)
 }
 

@@ -58,12 +58,44 @@ impl AnyStore {
         }
     }
 
+    /// Its database connections now (for the metrics).
+    pub(crate) fn pool_connections(&self) -> PoolConnections {
+        match self {
+            Self::Sqlite(s) => s.pool_connections(),
+            Self::Postgres(s) => s.pool_connections(),
+        }
+    }
+
     /// Closes its connections.
     pub async fn close(&self) {
         match self {
             Self::Sqlite(s) => s.close().await,
             Self::Postgres(s) => s.close().await,
         }
+    }
+}
+
+/// A store's open database connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PoolConnections {
+    /// Open and waiting in the pool.
+    pub(crate) idle: u32,
+    /// Open and lent out to a query or transaction.
+    pub(crate) in_use: u32,
+}
+
+impl PoolConnections {
+    /// From pools' (size, idle) counts.
+    fn of(pools: &[(u32, usize)]) -> Self {
+        pools
+            .iter()
+            .fold(Self { idle: 0, in_use: 0 }, |sum, &(size, idle)| {
+                let idle = u32::try_from(idle).unwrap_or(u32::MAX).min(size);
+                Self {
+                    idle: sum.idle.saturating_add(idle),
+                    in_use: sum.in_use.saturating_add(size - idle),
+                }
+            })
     }
 }
 

@@ -47,6 +47,8 @@ pub(crate) struct Running {
     pub(crate) child: Child,
     pub(crate) base: String,
     pub(crate) log: std::path::PathBuf,
+    /// The metrics URL, with `METRICS_BIND` set.
+    pub(crate) metrics: Option<String>,
 }
 
 pub(crate) async fn serve(dir: &TempDir, env: &[(&str, &str)], log_name: &str) -> Running {
@@ -59,9 +61,13 @@ pub(crate) async fn serve(dir: &TempDir, env: &[(&str, &str)], log_name: &str) -
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut metrics = None;
     let base = loop {
         match lines.next_line().await.unwrap() {
             Some(line) => {
+                if let Some(url) = line.strip_prefix("edgeauth metrics on ") {
+                    metrics = Some(url.to_owned());
+                }
                 if let Some(url) = line.strip_prefix("edgeauth listening on ") {
                     break url.to_owned();
                 }
@@ -72,7 +78,12 @@ pub(crate) async fn serve(dir: &TempDir, env: &[(&str, &str)], log_name: &str) -
             ),
         }
     };
-    Running { child, base, log }
+    Running {
+        child,
+        base,
+        log,
+        metrics,
+    }
 }
 
 pub(crate) async fn post(base: &str, path: &str, body: Value) -> (u16, Value) {

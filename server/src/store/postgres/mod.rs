@@ -94,6 +94,11 @@ impl PgStore {
         self.pool.close().await;
     }
 
+    /// The pool's connections now.
+    pub(crate) fn pool_connections(&self) -> super::PoolConnections {
+        super::PoolConnections::of(&[(self.pool.size(), self.pool.num_idle())])
+    }
+
     async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         self.pool.begin().await.map_err(backend)
     }

@@ -115,6 +115,14 @@ impl SqliteStore {
         })
     }
 
+    /// The connections of both pools now.
+    pub(crate) fn pool_connections(&self) -> super::PoolConnections {
+        super::PoolConnections::of(&[
+            (self.writer.size(), self.writer.num_idle()),
+            (self.reader.size(), self.reader.num_idle()),
+        ])
+    }
+
     /// Closes both pools (checkpoints happen on the last close).
     pub async fn close(&self) {
         self.reader.close().await;
