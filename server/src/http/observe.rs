@@ -19,7 +19,7 @@ use crate::{metrics, secret::random};
 pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The longest request id taken from a client.
-const MAX_ID_LEN: usize = 64;
+const MAX_ID_LEN: usize = 128;
 
 /// The request id, span and metrics layer; outermost, so it sees every
 /// answer, panics and timeouts included.
@@ -40,8 +40,8 @@ pub(super) async fn layer(request: Request<Body>, next: Next) -> Response<Body> 
     response
 }
 
-/// The client's `X-Request-Id` when it is well-formed (1 to 64 of
-/// `A-Z a-z 0-9 . _ -`), else a new random UUID.
+/// The client's `X-Request-Id` when it is well-formed (1 to 128 of
+/// `A-Z a-z 0-9 . _ : -`), else a new random UUID.
 fn request_id(headers: &HeaderMap) -> String {
     headers
         .get(&X_REQUEST_ID)
@@ -54,7 +54,7 @@ fn well_formed(id: &str) -> bool {
     (1..=MAX_ID_LEN).contains(&id.len())
         && id
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
 /// A random UUID (v4); should the system's randomness fail, a process-wide
@@ -81,7 +81,7 @@ mod tests {
 
     #[test]
     fn a_well_formed_id_is_kept_and_anything_else_replaced() {
-        for kept in ["a", "req-1.2_3", &"x".repeat(64)] {
+        for kept in ["a", "req-1.2_3", "trace:4bf9:1", &"x".repeat(128)] {
             assert_eq!(request_id(&with(kept)), kept);
         }
         for replaced in [
@@ -89,7 +89,7 @@ mod tests {
             "has space",
             "semi;colon",
             "quote\"",
-            &"x".repeat(65),
+            &"x".repeat(129),
             "é",
         ] {
             let mut headers = HeaderMap::new();

@@ -269,7 +269,7 @@ async fn every_answer_has_a_request_id_and_json_logs_carry_it_without_secrets() 
         request_id(&client, &health, Some("edge-42.a_b")).await,
         "edge-42.a_b"
     );
-    for malformed in ["has space", "semi;colon", &"x".repeat(65)] {
+    for malformed in ["has space", "semi;colon", &"x".repeat(129)] {
         let id = request_id(&client, &health, Some(malformed)).await;
         assert_ne!(id, malformed);
         assert_eq!(id.len(), 36);
