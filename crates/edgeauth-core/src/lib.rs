@@ -11,7 +11,10 @@
 //! - where a request carries its token ([`access_token`]);
 //! - how long a verified result may be reused ([`Verifier::reuse_window`]);
 //! - when to refetch a key set ([`KeyRefresh`], [`KeyRefreshPolicy`]);
-//! - how a failure is answered over HTTP ([`Problem`], [`Challenge`]).
+//! - how a failure is answered over HTTP ([`Problem`], [`Challenge`]);
+//! - when a cookie-authenticated request needs an allowed origin
+//!   ([`check_csrf`]);
+//! - the gate's signed origin assertion ([`GateAssertion`]).
 //!
 //! docs/tokens.md is the contract it implements.
 //!
@@ -27,6 +30,8 @@
 //!
 //! Features:
 //! - `sign`: mint tokens with [`SigningKey`] (for the issuing server; std).
+//! - `assertion-sign`: sign gate assertions with [`AssertionSigner`] (for
+//!   the edge gate; no extra dependency).
 //! - `std`: std in dependencies; the verifier itself never needs it.
 
 #![no_std]
@@ -35,8 +40,10 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod assertion;
 mod base64;
 mod claims;
+mod csrf;
 mod error;
 mod extract;
 mod json;
@@ -50,10 +57,17 @@ mod sign;
 mod verify;
 
 // The public interface.
+#[cfg(feature = "assertion-sign")]
+pub use crate::assertion::AssertionSigner;
 #[cfg(feature = "sign")]
 pub use crate::sign::{ACCESS_TOKEN_TYPE, SignError, SigningKey};
 pub use crate::{
+    assertion::{
+        ASSERTION_HEADER, ASSERTION_TYPE, AssertedIdentity, AssertionError,
+        DEFAULT_ASSERTION_MAX_AGE, GateAssertion, MAX_ASSERTION_LEN, assertion_public_key,
+    },
     claims::Claims,
+    csrf::{CsrfError, check_csrf, is_safe_method, origin_of, request_origin},
     error::{AccessError, KeySetError, NameError, PolicyError, PolicyProblem, VerifyError},
     extract::{
         DEFAULT_ACCESS_COOKIE, TokenSource, access_token, bearer_token, cookie_value,
