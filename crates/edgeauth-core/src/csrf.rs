@@ -3,7 +3,7 @@
 //! gate both ask [`check_csrf`], so a request one refuses the other refuses
 //! too.
 
-use alloc::{format, string::String};
+use alloc::{format, string::String, vec::Vec};
 use core::fmt;
 
 use crate::extract::TokenSource;
@@ -64,6 +64,21 @@ pub fn origin_of(url: &str) -> Option<String> {
         scheme.to_ascii_lowercase(),
         authority.to_ascii_lowercase()
     ))
+}
+
+/// A list of allowed origins (the server's and the gate's
+/// `EDGEAUTH_ALLOWED_ORIGINS`): comma-separated, each exactly
+/// `scheme://host[:port]` (a trailing `/` is tolerated), lowercased as
+/// [`origin_of`] gives them; `None` if one is not an origin.
+pub fn parse_origins(list: &str) -> Option<Vec<String>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let s = s.trim_end_matches('/');
+            origin_of(s).filter(|o| o.len() == s.len())
+        })
+        .collect()
 }
 
 /// The origin a request says it comes from: its `Origin` header (trimmed,
@@ -160,6 +175,19 @@ mod tests {
         assert_eq!(origin_of("http://h").as_deref(), Some("http://h"));
         for bad in ["ftp://h", "https://", "https://u@h/", "h", "/p"] {
             assert_eq!(origin_of(bad), None, "{bad}");
+        }
+        assert_eq!(
+            parse_origins(" https://A.example/, http://127.0.0.1:8080 ,").unwrap(),
+            ["https://a.example", "http://127.0.0.1:8080"]
+        );
+        assert_eq!(parse_origins("").unwrap(), Vec::<String>::new());
+        for bad in [
+            "a.example",
+            "https://a.example/x",
+            "https://a.example?q",
+            "https://u@a",
+        ] {
+            assert_eq!(parse_origins(bad), None, "{bad}");
         }
         assert_eq!(CsrfError::Rejected.code(), "csrf_rejected");
         assert_eq!(CsrfError::Rejected.http_status(), 403);

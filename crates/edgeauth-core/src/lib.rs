@@ -67,7 +67,7 @@ pub use crate::{
         DEFAULT_ASSERTION_MAX_AGE, GateAssertion, MAX_ASSERTION_LEN, assertion_public_key,
     },
     claims::Claims,
-    csrf::{CsrfError, check_csrf, is_safe_method, origin_of, request_origin},
+    csrf::{CsrfError, check_csrf, is_safe_method, origin_of, parse_origins, request_origin},
     error::{AccessError, KeySetError, NameError, PolicyError, PolicyProblem, VerifyError},
     extract::{
         DEFAULT_ACCESS_COOKIE, TokenSource, access_token, bearer_token, cookie_value,
