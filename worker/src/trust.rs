@@ -204,7 +204,7 @@ fn duration_seconds(value: &str) -> Option<u64> {
 mod tests {
     use std::rc::Rc;
 
-    use edgeauth_core::{Claims, GateAssertion, assertion_public_key};
+    use edgeauth_core::{AssertionKeys, Claims, GateAssertion};
 
     use super::*;
 
@@ -300,7 +300,7 @@ mod tests {
     fn assertions_carry_the_identity_and_verify() {
         let t = parse(&[(ASSERTION_KEY, SEED)]).unwrap();
         let public = t.signer.as_ref().unwrap().public_key();
-        let keys = [assertion_public_key(&public).unwrap()];
+        let keys = AssertionKeys::parse([public.as_str()]).unwrap();
         let identity = Identity::new(Rc::new(Claims {
             sub: "u".into(),
             sid: "s".into(),

@@ -138,15 +138,33 @@ pub struct GateAssertion {
     pub identity: Option<AssertedIdentity>,
 }
 
-/// Parses a gate public key: 32 bytes, base64url without padding (a JWK's
-/// `x`), a usable Ed25519 point.
-pub fn assertion_public_key(text: &str) -> Result<VerifyingKey, AssertionError> {
-    let bytes = base64::decode_array::<32>(text.trim().as_bytes())
-        .map_err(|_| AssertionError::InvalidKey)?;
-    VerifyingKey::from_bytes(&bytes)
-        .ok()
-        .filter(|key| !key.is_weak())
-        .ok_or(AssertionError::InvalidKey)
+/// The gate public keys an origin checks assertions with: one, or several
+/// during a key rollover.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AssertionKeys {
+    keys: Vec<VerifyingKey>,
+}
+
+impl AssertionKeys {
+    /// Parses public keys, each 32 bytes as base64url without padding (a
+    /// JWK's `x`) and a usable Ed25519 point; at least one.
+    pub fn parse<'a>(keys: impl IntoIterator<Item = &'a str>) -> Result<Self, AssertionError> {
+        let keys = keys
+            .into_iter()
+            .map(|text| {
+                let bytes = base64::decode_array::<32>(text.trim().as_bytes())
+                    .map_err(|_| AssertionError::InvalidKey)?;
+                VerifyingKey::from_bytes(&bytes)
+                    .ok()
+                    .filter(|key| !key.is_weak())
+                    .ok_or(AssertionError::InvalidKey)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if keys.is_empty() {
+            return Err(AssertionError::InvalidKey);
+        }
+        Ok(Self { keys })
+    }
 }
 
 impl GateAssertion {
@@ -157,7 +175,7 @@ impl GateAssertion {
     /// and the method and target equal to the request's.
     pub fn verify(
         assertion: &str,
-        keys: &[VerifyingKey],
+        keys: &AssertionKeys,
         method: &str,
         target: &str,
         now: u64,
@@ -179,7 +197,7 @@ impl GateAssertion {
         let signature =
             base64::decode_array::<64>(signature.as_bytes()).map_err(|_| E::Malformed)?;
         let signature = Signature::from_bytes(&signature);
-        if !keys.iter().any(|key| {
+        if !keys.keys.iter().any(|key| {
             key.verify_strict(signing_input.as_bytes(), &signature)
                 .is_ok()
         }) {
@@ -362,11 +380,9 @@ mod tests {
         AssertionSigner::from_seed(&[seed; 32])
     }
 
-    fn keys(signers: &[&AssertionSigner]) -> Vec<VerifyingKey> {
-        signers
-            .iter()
-            .map(|s| assertion_public_key(&s.public_key()).unwrap())
-            .collect()
+    fn keys(signers: &[&AssertionSigner]) -> AssertionKeys {
+        let public: Vec<String> = signers.iter().map(|s| s.public_key()).collect();
+        AssertionKeys::parse(public.iter().map(String::as_str)).unwrap()
     }
 
     #[test]
@@ -436,7 +452,7 @@ mod tests {
         let gate = signer(7);
         let other = signer(8);
         let text = gate.sign::<&str>("GET", "/a", NOW, None);
-        let verify = |text: &str, keys: &[VerifyingKey]| {
+        let verify = |text: &str, keys: &AssertionKeys| {
             GateAssertion::verify(text, keys, "GET", "/a", NOW, 60).map(|_| ())
         };
         // Another gate's key; a rollover list holding both.
@@ -445,7 +461,7 @@ mod tests {
             Err(AssertionError::BadSignature)
         );
         assert_eq!(verify(&text, &keys(&[&other, &gate])), Ok(()));
-        assert_eq!(verify(&text, &[]), Err(AssertionError::BadSignature));
+        assert_eq!(AssertionKeys::parse([]), Err(AssertionError::InvalidKey));
         // Every flipped bit of the signature.
         let (input, sig) = text.rsplit_once('.').unwrap();
         let mut sig = base64::decode(sig.as_bytes()).unwrap();
@@ -513,17 +529,14 @@ mod tests {
                 AssertionSigner::from_base64url(bad).err(),
                 Some(AssertionError::InvalidKey)
             );
-            assert_eq!(
-                assertion_public_key(bad).err(),
-                Some(AssertionError::InvalidKey)
-            );
+            assert_eq!(AssertionKeys::parse([bad]), Err(AssertionError::InvalidKey));
         }
         // The identity point is a small-order key.
         let mut identity = [0u8; 32];
         identity[0] = 1;
         assert_eq!(
-            assertion_public_key(&base64::encode(&identity)).err(),
-            Some(AssertionError::InvalidKey)
+            AssertionKeys::parse([base64::encode(&identity).as_str()]),
+            Err(AssertionError::InvalidKey)
         );
     }
 }

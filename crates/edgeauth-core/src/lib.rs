@@ -63,8 +63,8 @@ pub use crate::assertion::AssertionSigner;
 pub use crate::sign::{ACCESS_TOKEN_TYPE, SignError, SigningKey};
 pub use crate::{
     assertion::{
-        ASSERTION_HEADER, ASSERTION_TYPE, AssertedIdentity, AssertionError,
-        DEFAULT_ASSERTION_MAX_AGE, GateAssertion, MAX_ASSERTION_LEN, assertion_public_key,
+        ASSERTION_HEADER, ASSERTION_TYPE, AssertedIdentity, AssertionError, AssertionKeys,
+        DEFAULT_ASSERTION_MAX_AGE, GateAssertion, MAX_ASSERTION_LEN,
     },
     claims::Claims,
     csrf::{CsrfError, check_csrf, is_safe_method, origin_of, parse_origins, request_origin},
