@@ -28,7 +28,6 @@ mod sessions;
 mod throttle;
 
 use self::raw::Raw;
-pub(crate) use self::raw::origin_of;
 pub use self::{
     cookies::CookieSettings,
     database::{Backend, DatabaseSettings, DatabaseUrl, Synchronous},
