@@ -19,7 +19,7 @@ use crate::{
     config::{Config, ConfigError},
     error::Problem,
     gate::{Decision, Gate, path_and_query, path_only, strips_header},
-    trust::Trust,
+    trust::{Credentials, Trust},
 };
 
 /// What the isolate keeps between requests: built from the settings on
@@ -149,6 +149,7 @@ struct Parsed {
     url: String,
     method: String,
     token: Option<(String, TokenSource)>,
+    credentials: Credentials,
     now_ms: u64,
     decision: Decision,
 }
@@ -168,10 +169,19 @@ fn handle(req: &web_sys::Request, env: &Env, ctx: &Context) -> Result<Handled, P
     let token = gate.token(authorization.as_deref(), cookie.as_deref());
 
     let decision = gate.decide(&method, path, token.map(|(t, _)| t), now_ms / 1000);
+    let credentials = with_state(|s| {
+        s.trust.credentials(
+            authorization.as_deref(),
+            cookie.as_deref(),
+            gate.access_cookie(),
+        )
+    })
+    .unwrap_or_default();
     if let Some(jwks_url) = gate.jwks_url() {
         if decision.is_unknown_key() {
             return Ok(Handled::NeedKeys(Parsed {
                 token: token.map(|(t, source)| (t.to_owned(), source)),
+                credentials,
                 url,
                 method,
                 now_ms,
@@ -182,7 +192,7 @@ fn handle(req: &web_sys::Request, env: &Env, ctx: &Context) -> Result<Handled, P
         start_refresh(jwks_url, Need::Stale, now_ms, ctx);
     }
     let source = token.map(|(_, source)| source);
-    forward(&gate, req, &url, decision, source, now_ms).map(Handled::Forward)
+    forward(&gate, req, &url, decision, source, &credentials, now_ms).map(Handled::Forward)
 }
 
 /// Past `EDGEAUTH_JWKS_MAX_STALENESS` since the last successful JWKS fetch
@@ -216,6 +226,7 @@ async fn handle_unknown_key(
         url,
         method,
         token,
+        credentials,
         now_ms,
         mut decision,
     } = request;
@@ -240,21 +251,23 @@ async fn handle_unknown_key(
         }
     }
     let source = token.map(|(_, source)| source);
-    forward(&gate, req, &url, decision, source, now_ms)
+    forward(&gate, req, &url, decision, source, &credentials, now_ms)
 }
 
 /// Carries out a decision: a denial, or the request on its way to the
 /// origin with the client's `X-Edgeauth-*` and method-override headers
 /// removed, whatever their spelling (every route; see
 /// [`strips_header`]), and the identity headers added (protected routes).
-/// `source` is where the request's token was found, `now_ms` the time
-/// the request was read.
+/// `source` is where the request's token was found, `credentials` what
+/// to change in its credential headers, `now_ms` the time the request was
+/// read.
 fn forward(
     gate: &Gate,
     req: &web_sys::Request,
     url: &str,
     decision: Decision,
     source: Option<TokenSource>,
+    credentials: &Credentials,
     now_ms: u64,
 ) -> Result<js_sys::Promise, Problem> {
     let identity = match decision {
@@ -289,11 +302,6 @@ fn forward(
             .set(ASSERTION_HEADER, &assertion)
             .map_err(internal)?;
     }
-    let credentials = trust.credentials(
-        incoming.get("authorization").ok().flatten().as_deref(),
-        incoming.get("cookie").ok().flatten().as_deref(),
-        gate.access_cookie(),
-    );
     if credentials.drop_authorization {
         headers.delete("authorization").map_err(internal)?;
     }
