@@ -10,4 +10,6 @@ run() { echo "clippy $*"; cargo clippy -q "$@" -- -D warnings; }
 run -p edgeauth-core --lib
 run -p edgeauth-core --lib --features fast
 run -p edgeauth-core --lib --target wasm32-unknown-unknown
+# The edge gate's set: the assertion signer without `sign`'s std.
+run -p edgeauth-core --lib --features assertion-sign --target wasm32-unknown-unknown
 run -p edgeauth-core --all-targets --features sign

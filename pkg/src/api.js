@@ -13,6 +13,12 @@ const DEFAULT_CACHE_SIZE = 1024;
 /** What wasm.KeyRefresh.plan() answers. */
 const PLAN_START = 1;
 const PLAN_WAIT = 2;
+/** The largest JWKS document fetched unless told otherwise, in bytes. */
+const DEFAULT_MAX_JWKS_BYTES = 64 * 1024;
+/** Hosts a JWKS may be fetched from over plain http (local tests). */
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+/** How old a gate assertion may be unless told otherwise, in seconds. */
+const DEFAULT_ASSERTION_MAX_AGE = 60;
 
 let ready = false;
 
@@ -96,33 +102,122 @@ function freezeClaims(claims) {
   return Object.freeze(claims);
 }
 
+function optionalPositive(value, name) {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || value <= 0) throw new TypeError(`${name} must be a positive integer`);
+  return value;
+}
+
+/** The JWKS URL, if the package may fetch keys from it: https, or http to a loopback host. */
+function jwksUrl(url) {
+  let parsed;
+  try {
+    parsed = new URL(String(url));
+  } catch {
+    throw new TypeError('the JWKS URL is not a URL');
+  }
+  const secure = parsed.protocol === 'https:' || (parsed.protocol === 'http:' && LOOPBACK_HOSTS.has(parsed.hostname));
+  if (!secure || parsed.username !== '' || parsed.password !== '') {
+    throw new TypeError('the JWKS URL must be https (http only to 127.0.0.1, localhost or [::1])');
+  }
+  return parsed.href;
+}
+
+/** A response body as text, refused past `cap` bytes (declared or read). */
+async function cappedText(response, cap, what) {
+  const tooLarge = () => new Error(`@edgeauth/verify: ${what} is larger than ${cap} bytes`);
+  if (Number(response.headers?.get?.('content-length')) > cap) {
+    await response.body?.cancel?.();
+    throw tooLarge();
+  }
+  const reader = response.body?.getReader?.();
+  if (reader === undefined) {
+    const text = await response.text();
+    if (new TextEncoder().encode(text).length > cap) throw tooLarge();
+    return text;
+  }
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > cap) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
+}
+
 /**
  * The JWKS of a verifier made by Verifier.fromJwksUrl: the fetch and the
- * fetch under way. When to fetch is the core's schedule (wasm.KeyRefresh,
- * the edge gate's too), in milliseconds.
+ * fetch under way. When to fetch, how long a fetch may take and how long
+ * keys are trusted without a successful refetch are the core's schedule
+ * (wasm.KeyRefresh, the edge gate's too), in milliseconds.
  */
 class JwksSource {
-  constructor(url, fetchImpl) {
-    this.url = String(url);
+  constructor(url, fetchImpl, { fetchTimeout, maxStaleness, maxJwksBytes = DEFAULT_MAX_JWKS_BYTES }) {
+    this.url = jwksUrl(url);
     this.fetch = fetchImpl;
-    this.schedule = new wasm.KeyRefresh();
+    const staleness = optionalPositive(maxStaleness, 'maxStaleness');
+    this.schedule = new wasm.KeyRefresh(
+      optionalPositive(fetchTimeout, 'fetchTimeout'),
+      staleness === undefined ? undefined : staleness * 1000,
+    );
+    this.maxBytes = optionalPositive(maxJwksBytes, 'maxJwksBytes');
     this.pending = null;
   }
 
-  /** Fetches the document: its text and its Cache-Control header ('' if none). */
+  /**
+   * Fetches the document: its text and its Cache-Control header ('' if
+   * none). Redirects are refused, the fetch is aborted after the
+   * schedule's timeout, and a document larger than the cap is refused.
+   */
   async load() {
-    const response = await this.fetch(this.url, { headers: { accept: 'application/json' } });
-    if (!response.ok) {
-      throw new Error(`@edgeauth/verify: fetching the JWKS at ${this.url} failed: HTTP ${response.status}`);
+    const failed = (why) => new Error(`@edgeauth/verify: fetching the JWKS at ${this.url} failed: ${why}`);
+    const controller = new AbortController();
+    const timeout = this.schedule.fetchTimeoutMs;
+    const timer = setTimeout(() => controller.abort(failed(`no answer within ${timeout} ms`)), timeout);
+    try {
+      const response = await this.fetch(this.url, {
+        headers: { accept: 'application/json' },
+        redirect: 'manual',
+        signal: controller.signal,
+      });
+      if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
+        await response.body?.cancel?.();
+        throw failed('redirects are not followed');
+      }
+      if (response.status !== 200) {
+        await response.body?.cancel?.();
+        throw failed(`HTTP ${response.status}`);
+      }
+      const text = await cappedText(response, this.maxBytes, 'the JWKS');
+      const cacheControl = response.headers?.get?.('cache-control') ?? '';
+      return { text, cacheControl };
+    } catch (error) {
+      throw controller.signal.aborted ? controller.signal.reason : error;
+    } finally {
+      clearTimeout(timer);
     }
-    const text = await response.text();
-    const cacheControl = response.headers?.get?.('cache-control') ?? '';
-    return { text, cacheControl };
   }
 
   /** What the schedule says to do at `now` (seconds), given what prompted it. */
   plan(now, unknownKey) {
     return this.schedule.plan(unknownKey, now * 1000);
+  }
+
+  /** Whether the keys may be trusted at `now` (seconds): fetched within the staleness bound. */
+  usable(now) {
+    return this.schedule.usable(now * 1000);
   }
 }
 
@@ -176,17 +271,21 @@ export class Verifier {
   }
 
   /**
-   * Fetches the JWKS at `url` and makes a verifier with it. The verifier
-   * refetches the document when a token names an unknown `kid` (at most
-   * once a minute) and when the response's Cache-Control lifetime has passed
-   * (the core's schedule: s-maxage, else max-age, within 1 min..1 h; 5 min
-   * without one).
-   * `options` are the constructor's without `jwks`, plus `fetch`.
+   * Fetches the JWKS at `url` (https; http only to a loopback host) and
+   * makes a verifier with it. The verifier refetches the document when a
+   * token names an unknown `kid` (at most once a minute) and when the
+   * response's Cache-Control lifetime has passed (the core's schedule:
+   * s-maxage, else max-age, within 1 min..1 h, `no-store`/`no-cache` 1 min;
+   * 5 min without one). Keys not refreshed for `maxStaleness` seconds are
+   * no longer trusted (`jwks_unavailable`) until a refetch succeeds.
+   * `options` are the constructor's without `jwks`, plus `fetch`,
+   * `fetchTimeout` (ms, default 10000), `maxJwksBytes` (default 65536) and
+   * `maxStaleness` (seconds, default 86400).
    */
   static async fromJwksUrl(url, options = {}) {
-    const { fetch: fetchImpl = globalThis.fetch, ...rest } = options;
+    const { fetch: fetchImpl = globalThis.fetch, fetchTimeout, maxJwksBytes, maxStaleness, ...rest } = options;
     if (typeof fetchImpl !== 'function') throw new TypeError('no fetch() available; pass options.fetch');
-    const source = new JwksSource(url, fetchImpl);
+    const source = new JwksSource(url, fetchImpl, { fetchTimeout, maxJwksBytes, maxStaleness });
     const { text, cacheControl } = await source.load();
     const verifier = new Verifier({ ...rest, jwks: text });
     const nowMs = verifier.#clock() * 1000;
@@ -218,7 +317,18 @@ export class Verifier {
   verify(token, now = this.#clock()) {
     expectString(token, 'token');
     expectSeconds(now, 'now');
-    if (this.#source !== null && this.#source.plan(now, false) === PLAN_START) this.#refresh(now);
+    const source = this.#source;
+    if (source !== null) {
+      if (!source.usable(now)) {
+        if (source.plan(now, true) === PLAN_START) this.#refresh(now);
+        throw new VerifyError(
+          'jwks_unavailable',
+          'the signing keys could not be refreshed within maxStaleness',
+          503,
+        );
+      }
+      if (source.plan(now, false) === PLAN_START) this.#refresh(now);
+    }
     if (this.#cacheSize === 0) return this.#verify(token, now);
 
     const key = wasm.tokenDigest(token);
@@ -237,21 +347,22 @@ export class Verifier {
   }
 
   /**
-   * Like verify(), but for a verifier from fromJwksUrl(): waits for a JWKS
-   * refetch under way, and when the token names an unknown key and a
-   * refetch is allowed, refetches and tries once more.
+   * Like verify(), but for a verifier from fromJwksUrl(): when the token
+   * names an unknown key, or the keys are past `maxStaleness`, it waits
+   * for a JWKS refetch (starting one if the schedule allows, or joining
+   * the one under way) and tries once more. A token whose key is held
+   * never waits, even while a refetch is under way.
    */
   async verifyAsync(token, now = this.#clock()) {
-    if (this.#source?.pending) await this.#source.pending;
     try {
       return this.verify(token, now);
     } catch (error) {
-      if (!(error instanceof VerifyError) || error.code !== 'unknown_key' || this.#source === null) {
-        throw error;
-      }
-      const plan = this.#source.plan(now, true);
+      const needsKeys = error instanceof VerifyError && (error.code === 'unknown_key' || error.code === 'jwks_unavailable');
+      const source = this.#source;
+      if (!needsKeys || source === null) throw error;
+      const plan = source.plan(now, true);
       if (plan === PLAN_START) await this.#refresh(now);
-      else if (plan === PLAN_WAIT && this.#source.pending !== null) await this.#source.pending;
+      else if (plan === PLAN_WAIT && source.pending !== null) await source.pending;
       else throw error;
       return this.verify(token, now);
     }
@@ -315,6 +426,56 @@ export class Verifier {
       });
     source.pending = pending;
     return pending;
+  }
+}
+
+/** Parsed gate public keys, by the text they were given as (a handful at most). */
+const gateKeys = new Map();
+
+function gateKeysFor(publicKey) {
+  const list = typeof publicKey === 'string' ? [publicKey] : publicKey;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((k) => typeof k === 'string')) {
+    throw new TypeError('publicKey must be a string or a non-empty array of strings');
+  }
+  const id = list.join(',');
+  let keys = gateKeys.get(id);
+  if (keys === undefined) {
+    try {
+      keys = new wasm.GateKeys(list);
+    } catch (error) {
+      rethrow(error);
+    }
+    if (gateKeys.size >= 16) gateKeys.clear();
+    gateKeys.set(id, keys);
+  }
+  return keys;
+}
+
+/**
+ * Checks the edge gate's X-Edgeauth-Assertion header at the origin and
+ * returns what the gate asserted: `{iat, method, target}` and, on
+ * protected routes, `sub`, `sid` and `roles` (a frozen object). `options`:
+ * `publicKey` (the gate's public key, base64url, or several during a
+ * rollover), `method` and `target` (this request's method and request
+ * target, path and query exactly as received, e.g. Node's `req.url`),
+ * `maxAge` (seconds, default 60) and `now` (seconds, default the clock).
+ * Throws a VerifyError: `assertion_missing`, `assertion_malformed`,
+ * `assertion_bad_signature`, `assertion_expired`, `assertion_mismatch`
+ * (status 403), or `invalid_assertion_key`.
+ */
+export function verifyGateAssertion(assertion, options) {
+  assertReady();
+  const { publicKey, method, target, maxAge = DEFAULT_ASSERTION_MAX_AGE, now = systemClock() } = options ?? {};
+  const keys = gateKeysFor(publicKey);
+  expectString(method, 'method');
+  expectString(target, 'target');
+  expectSeconds(maxAge, 'maxAge');
+  expectSeconds(now, 'now');
+  if (assertion !== undefined && assertion !== null) expectString(assertion, 'assertion');
+  try {
+    return freezeClaims(JSON.parse(keys.verify(assertion ?? '', method, target, now, maxAge)));
+  } catch (error) {
+    rethrow(error);
   }
 }
 

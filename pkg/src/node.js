@@ -26,4 +26,4 @@ export async function init() {
   await ready;
 }
 
-export { authorize, RoutePolicy, Verifier, VerifyError } from './api.js';
+export { authorize, RoutePolicy, Verifier, VerifyError, verifyGateAssertion } from './api.js';

@@ -20,4 +20,4 @@ export function init(moduleOrPath) {
   return ready;
 }
 
-export { authorize, RoutePolicy, Verifier, VerifyError } from './api.js';
+export { authorize, RoutePolicy, Verifier, VerifyError, verifyGateAssertion } from './api.js';

@@ -59,8 +59,21 @@ export interface VerifierOptions {
 }
 
 export interface JwksUrlOptions extends Omit<VerifierOptions, 'jwks'> {
-  /** The fetch implementation; default `globalThis.fetch`. */
-  fetch?: (url: string, init?: { headers?: Record<string, string> }) => Promise<Response>;
+  /** The fetch implementation; default `globalThis.fetch`. It is called with `redirect: 'manual'` and an abort `signal`. */
+  fetch?: (
+    url: string,
+    init?: { headers?: Record<string, string>; redirect?: 'manual'; signal?: AbortSignal },
+  ) => Promise<Response>;
+  /** Milliseconds after which a JWKS fetch is aborted. Default 10000 (the gate's). */
+  fetchTimeout?: number;
+  /** The largest JWKS document accepted, in bytes. Default 65536. */
+  maxJwksBytes?: number;
+  /**
+   * Seconds after the last successful JWKS fetch at which its keys stop
+   * being trusted (`jwks_unavailable`) until a refetch succeeds. Default
+   * 86400 (the gate's `EDGEAUTH_JWKS_MAX_STALENESS`).
+   */
+  maxStaleness?: number;
 }
 
 /** What `authorize` requires; every list is optional. */
@@ -91,16 +104,26 @@ export type VerifyErrorCode =
   | 'insufficient_role'
   | 'insufficient_permission'
   | 'invalid_jwks'
-  | 'invalid_policy';
+  | 'invalid_policy'
+  | 'jwks_unavailable'
+  | 'assertion_missing'
+  | 'assertion_malformed'
+  | 'assertion_bad_signature'
+  | 'assertion_expired'
+  | 'assertion_mismatch'
+  | 'invalid_assertion_key';
 
 /** A token, authorization or configuration failure, with the core's code. */
 export class VerifyError extends Error {
   readonly name: 'VerifyError';
   /** The core's stable code. */
   readonly code: VerifyErrorCode;
-  /** The HTTP status to answer with (401 or 403), for token and access failures. */
-  readonly status?: 401 | 403;
-  constructor(code: VerifyErrorCode, message?: string, status?: 401 | 403);
+  /**
+   * The HTTP status to answer with, when there is one: 401 or 403 for
+   * token, access and assertion failures, 503 for `jwks_unavailable`.
+   */
+  readonly status?: 401 | 403 | 503;
+  constructor(code: VerifyErrorCode, message?: string, status?: 401 | 403 | 503);
 }
 
 /** Checks edgeauth access tokens against a key set, an issuer and an audience. */
@@ -108,14 +131,25 @@ export class Verifier {
   /** Throws VerifyError `invalid_jwks` for a bad key set, TypeError for bad options. */
   constructor(options: VerifierOptions);
   /**
-   * Fetches the JWKS and makes a verifier that refetches it on an unknown
-   * `kid` (at most once a minute) and after its Cache-Control lifetime
-   * (s-maxage, else max-age, within 1 min..1 h; 5 min without one).
+   * Fetches the JWKS (https; http only to 127.0.0.1, localhost or [::1];
+   * no redirects; at most `maxJwksBytes`) and makes a verifier that
+   * refetches it on an unknown `kid` (at most once a minute) and after its
+   * Cache-Control lifetime (s-maxage, else max-age, within 1 min..1 h;
+   * `no-store`/`no-cache` 1 min; 5 min without one). Throws TypeError for a
+   * URL it refuses.
    */
   static fromJwksUrl(url: string | URL, options: JwksUrlOptions): Promise<Verifier>;
-  /** Verifies a token at `now` (seconds since the epoch; default the current time). */
+  /**
+   * Verifies a token at `now` (seconds since the epoch; default the current
+   * time). A fromJwksUrl verifier whose keys are past `maxStaleness` throws
+   * `jwks_unavailable` (status 503).
+   */
   verify(token: string, now?: number): Claims;
-  /** Like verify(); waits for a JWKS refetch on an unknown `kid` (fromJwksUrl verifiers). */
+  /**
+   * Like verify(); waits for a JWKS refetch only when the token's `kid` is
+   * unknown or the keys are past `maxStaleness` (fromJwksUrl verifiers),
+   * never for a known `kid`.
+   */
   verifyAsync(token: string, now?: number): Promise<Claims>;
   /** Throws VerifyError `insufficient_role` / `insufficient_permission` unless `claims` meet `requirement`. */
   authorize(claims: Grants, requirement?: Requirement): void;
@@ -127,6 +161,47 @@ export class Verifier {
 
 /** Throws VerifyError `insufficient_role` / `insufficient_permission` unless `claims` meet `requirement`. */
 export function authorize(claims: Grants, requirement?: Requirement): void;
+
+/** What the edge gate asserted about a request it forwarded. */
+export interface GateAssertion {
+  /** When the gate signed it, in seconds since the epoch. */
+  readonly iat: number;
+  /** The request's method. */
+  readonly method: string;
+  /** The request target (path and query) the gate sent to the origin. */
+  readonly target: string;
+  /** The verified user id; absent on public routes. */
+  readonly sub?: string;
+  /** The verified session id; absent on public routes. */
+  readonly sid?: string;
+  /** The verified roles; absent on public routes. */
+  readonly roles?: readonly string[];
+}
+
+export interface GateAssertionOptions {
+  /** The gate's public key (32 bytes, base64url), or several during a key rollover. */
+  publicKey: string | readonly string[];
+  /** This request's method, as received. */
+  method: string;
+  /** This request's target, path and query exactly as received (Node's `req.url`). */
+  target: string;
+  /** How far the signing time may be from now, in seconds (either way). Default 60. */
+  maxAge?: number;
+  /** Seconds since the epoch; default the current time. */
+  now?: number;
+}
+
+/**
+ * Checks the edge gate's `X-Edgeauth-Assertion` header (pass the header's
+ * value, or undefined when absent). Throws VerifyError
+ * `assertion_missing`, `assertion_malformed`, `assertion_bad_signature`,
+ * `assertion_expired`, `assertion_mismatch` (status 403) or
+ * `invalid_assertion_key`.
+ */
+export function verifyGateAssertion(
+  assertion: string | null | undefined,
+  options: GateAssertionOptions,
+): GateAssertion;
 
 /** A route rule (the repository's docs/tokens.md, "Route rules"). */
 export interface RouteRule {

@@ -1,9 +1,13 @@
 // End to end: a token issued by the live server passes the edge gate (the
 // built Worker in workerd), which fetches the server's JWKS by URL and
-// forwards to a local echo origin with the identity headers.
+// forwards to a local echo origin with the identity headers and a signed
+// assertion that the npm package checks as an origin would.
 
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { after, before, test } from 'node:test';
+
+import { init, verifyGateAssertion, VerifyError } from '../../pkg/dist/node.js'; // what the package ships to Node
 
 import { gateVars, startOrigin, startWrangler } from '../../worker/test/harness.js';
 import { startServer } from './server.mjs';
@@ -14,21 +18,28 @@ const ROUTES = JSON.stringify([
   { methods: ['POST'], path: '/api/articles/*', require: { any_roles: ['editor'] } },
 ]);
 
+// The gate's assertion key, made as docs/gate.md tells operators to.
+const assertionKey = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
+
 let server;
 let origin;
 let gate;
 before(async () => {
+  await init();
   server = await startServer();
   origin = await startOrigin();
   gate = await startWrangler({
     name: 'e2e',
-    vars: gateVars({
-      origin: origin.url,
-      jwksUrl: server.jwksUrl,
-      routes: ROUTES,
-      issuer: server.issuer,
-      audience: server.audience,
-    }),
+    vars: {
+      ...gateVars({
+        origin: origin.url,
+        jwksUrl: server.jwksUrl,
+        routes: ROUTES,
+        issuer: server.issuer,
+        audience: server.audience,
+      }),
+      EDGEAUTH_ASSERTION_KEY: assertionKey.d,
+    },
   });
 });
 after(async () => {
@@ -57,6 +68,22 @@ test('a token from the live server passes the gate, with the identity headers', 
   assert.equal(echo.headers['x-edgeauth-sub'], ada.id);
   assert.equal(echo.headers['x-edgeauth-sid'], pair.session_id);
   assert.deepEqual(echo.headers['x-edgeauth-roles'].split(',').sort(), ['editor', 'reader']);
+
+  // The origin's one call: the assertion names this request and this user.
+  const asserted = verifyGateAssertion(echo.headers['x-edgeauth-assertion'], {
+    publicKey: assertionKey.x,
+    method: echo.method,
+    target: echo.url,
+  });
+  assert.equal(asserted.sub, ada.id);
+  assert.equal(asserted.sid, pair.session_id);
+  assert.deepEqual([...asserted.roles].sort(), ['editor', 'reader']);
+  assert.equal(asserted.target, '/api/articles/42?x=1');
+  // Replayed on another path, or reaching the origin without the gate: refused.
+  const refused = (run) => assert.throws(run, (e) => e instanceof VerifyError && e.status === 403);
+  refused(() =>
+    verifyGateAssertion(echo.headers['x-edgeauth-assertion'], { publicKey: assertionKey.x, method: 'POST', target: '/api/admin' }));
+  refused(() => verifyGateAssertion(undefined, { publicKey: assertionKey.x, method: 'POST', target: echo.url }));
 });
 
 test('the gate refuses what the token does not allow, with the core codes', async () => {

@@ -119,7 +119,10 @@ async function main() {
   const instances = [];
   try {
     const routes = JSON.stringify([{ path: '/**', require: {} }]);
-    const gateOptions = { inspector: false, vars: gateVars({ origin: origin.url, jwks: fixtures.jwks_k1, routes }) };
+    // The gate as docs/gate.md recommends deploying it: signing the origin
+    // assertion on every forwarded request.
+    const vars = { ...gateVars({ origin: origin.url, jwks: fixtures.jwks_k1, routes }), EDGEAUTH_ASSERTION_KEY: fixtures.assertion_key };
+    const gateOptions = { inspector: false, vars };
     // One instance per configuration, so each serves only its own load (an
     // instance shared by (a) and (b) serves twice the requests of the others).
     const started = await Promise.allSettled([

@@ -15,10 +15,13 @@
     reason = "a std tool"
 )]
 
-use edgeauth_core::{Claims, KeySet, SigningKey};
+use edgeauth_core::{AssertionSigner, Claims, KeySet, SigningKey};
 
 const VALID_FROM: u64 = 1_767_225_600; // 2026-01-01T00:00:00Z
 const VALID_UNTIL: u64 = 4_102_444_800; // 2100-01-01T00:00:00Z
+/// The gate's assertion signing seed in the tests (32 bytes of 0x33,
+/// base64url), as `EDGEAUTH_ASSERTION_KEY` holds one.
+const ASSERTION_KEY: &str = "MzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzM";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -92,6 +95,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect::<serde_json::Map<_, _>>()
             .into(),
     );
+    let signer = AssertionSigner::from_base64url(ASSERTION_KEY)?;
+    out.insert("assertion_key".into(), ASSERTION_KEY.into());
+    out.insert("assertion_public_key".into(), signer.public_key().into());
     println!("{}", serde_json::Value::Object(out));
     Ok(())
 }

@@ -6,6 +6,8 @@ use core::fmt;
 
 use edgeauth_core::{DEFAULT_ACCESS_COOKIE, DEFAULT_LEEWAY, KeySet, RoutePolicy, is_cookie_name};
 
+use crate::trust::Trust;
+
 /// Expected issuer (`iss`).
 pub(crate) const ISSUER: &str = "EDGEAUTH_ISSUER";
 /// Expected audience (one of `aud`).
@@ -53,6 +55,9 @@ pub(crate) struct Config {
     pub(crate) leeway: u64,
     /// The access-token cookie's name (default `edgeauth_session`).
     pub(crate) access_cookie: String,
+    /// CSRF origins, the origin assertion, credential forwarding and key
+    /// staleness (`trust.rs`).
+    pub(crate) trust: Trust,
 }
 
 /// A missing or invalid setting. `Display` gives the full reason (for the
@@ -78,7 +83,7 @@ impl ConfigError {
         }
     }
 
-    fn invalid(setting: &'static str, why: impl fmt::Display) -> Self {
+    pub(crate) fn invalid(setting: &'static str, why: impl fmt::Display) -> Self {
         Self {
             setting,
             reason: Reason::Invalid(why.to_string()),
@@ -133,9 +138,9 @@ impl Config {
                 });
             }
             (None, None) => return Err(ConfigError::missing(JWKS_URL)),
-            (Some(url), None) => JwksSource::Url(
-                http_url(url.trim()).ok_or(ConfigError::invalid(JWKS_URL, "not an http(s) URL"))?,
-            ),
+            (Some(url), None) => JwksSource::Url(jwks_url(url.trim()).ok_or(
+                ConfigError::invalid(JWKS_URL, "not an https URL (http only for a loopback host)"),
+            )?),
             (None, Some(doc)) => {
                 let keys = KeySet::from_jwks(&doc).map_err(|e| ConfigError::invalid(JWKS, e))?;
                 if keys.is_empty() {
@@ -173,6 +178,7 @@ impl Config {
                     "not a cookie name (letters, digits, '_', '-', '.')",
                 ))?,
         };
+        let trust = Trust::from_vars(get)?;
         Ok(Self {
             issuer,
             audience,
@@ -181,8 +187,30 @@ impl Config {
             routes,
             leeway,
             access_cookie,
+            trust,
         })
     }
+}
+
+/// `url` if it is a JWKS URL the gate may trust: `https`, or `http` to a
+/// loopback host (`127.0.0.1`, `localhost`, `[::1]`, for tests), with no
+/// user information. Keys fetched over plain HTTP could be swapped on the
+/// way.
+fn jwks_url(url: &str) -> Option<String> {
+    let url = http_url(url)?;
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split('/').next()?;
+    if authority.contains('@') {
+        return None;
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().map(|h| ["[", h, "]"].concat())?,
+        None => authority.split(':').next()?.to_owned(),
+    };
+    let loopback = ["127.0.0.1", "localhost", "[::1]"]
+        .iter()
+        .any(|l| host.eq_ignore_ascii_case(l));
+    (scheme.eq_ignore_ascii_case("https") || loopback).then_some(url)
 }
 
 /// `url` if it is an absolute `http` or `https` URL with a host and no query,
@@ -275,6 +303,10 @@ mod tests {
     fn each_invalid_setting_is_named() {
         let cases: &[(&'static str, &str)] = &[
             (JWKS_URL, "ftp://auth.example/jwks"),
+            (JWKS_URL, "http://auth.example/jwks"),
+            (JWKS_URL, "http://127.0.0.1.evil.example/jwks"),
+            (JWKS_URL, "http://localhost@evil.example/jwks"),
+            (JWKS_URL, "http://[::2]:80/jwks"),
             (JWKS_URL, "/relative"),
             (ORIGIN, "origin.example"),
             (ORIGIN, "https://"),
@@ -294,6 +326,7 @@ mod tests {
             let err = with(&[(setting, value)]).unwrap_err();
             assert_eq!(err.setting(), setting, "{setting}={value}");
             assert_eq!(err.public_detail(), format!("setting {setting} is invalid"));
+            assert!(!err.public_detail().contains(value), "{err}");
             assert!(err.to_string().starts_with(&err.public_detail()), "{err}");
         }
         for jwks in [
@@ -311,6 +344,34 @@ mod tests {
         let err = with(&[(JWKS, JWKS_DOC)]).unwrap_err();
         assert_eq!(err.setting(), JWKS);
         assert!(err.public_detail().contains("only one of"));
+    }
+
+    #[test]
+    fn jwks_over_https_or_loopback_only() {
+        for ok in [
+            "https://auth.example/jwks",
+            "HTTPS://auth.example:8443/jwks",
+            "http://127.0.0.1:8080/jwks.json",
+            "http://localhost/jwks",
+            "http://LOCALHOST:1/jwks",
+            "http://[::1]:9/jwks",
+        ] {
+            assert!(jwks_url(ok).is_some(), "{ok}");
+        }
+        for bad in [
+            "http://auth.example/jwks",
+            "http://10.0.0.1/jwks",
+            "http://127.0.0.1@evil.example/",
+            "https://u@auth.example/jwks",
+        ] {
+            assert!(jwks_url(bad).is_none(), "{bad}");
+        }
+        let c = with(&[(
+            crate::trust::ASSERTION_KEY,
+            "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc",
+        )])
+        .unwrap();
+        assert!(c.trust.signer.is_some());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! failures carry a generic detail only: the real error is logged by the
 //! glue, never sent to the client.
 
-use edgeauth_core::{AccessError, Challenge, VerifyError};
+use edgeauth_core::{AccessError, Challenge, CsrfError, VerifyError};
 
 use crate::config::ConfigError;
 
@@ -45,13 +45,22 @@ impl Problem {
         }
     }
 
-    /// A missing or invalid setting: 500 `config_error`, naming the setting.
-    pub(crate) fn config(error: &ConfigError) -> Self {
-        Self::internal(500, "config_error", error.to_string())
+    /// A cookie-authenticated unsafe request from an origin not allowed:
+    /// 403 `csrf_rejected` (no challenge: a token would not help).
+    pub(crate) fn csrf(error: CsrfError) -> Self {
+        Self::internal(error.http_status(), error.code(), error.to_string())
     }
 
-    /// The key set could not be fetched and no earlier one is held: 503
-    /// `jwks_unavailable`, to be retried shortly.
+    /// A missing or invalid setting: 500 `config_error`. The detail names
+    /// the setting only, never its value or the parser's message (those go
+    /// to the log).
+    pub(crate) fn config(error: &ConfigError) -> Self {
+        Self::internal(500, "config_error", error.public_detail())
+    }
+
+    /// The key set could not be fetched and no usable one is held (none
+    /// yet, or the last one is older than `EDGEAUTH_JWKS_MAX_STALENESS`):
+    /// 503 `jwks_unavailable`, to be retried shortly.
     pub(crate) fn jwks_unavailable(retry_after: u64) -> Self {
         Self {
             retry_after: Some(retry_after),
@@ -167,6 +176,26 @@ mod tests {
             assert_eq!(p.www_authenticate().as_deref(), challenge);
             assert_eq!(json(&p)["status"], status);
         }
+    }
+
+    #[test]
+    fn csrf_is_403_without_a_challenge() {
+        let p = Problem::csrf(CsrfError::Rejected);
+        assert_eq!((p.status(), p.code()), (403, "csrf_rejected"));
+        assert_eq!(p.www_authenticate(), None);
+        assert_eq!(json(&p)["type"], "urn:edgeauth:error:csrf_rejected");
+    }
+
+    #[test]
+    fn config_errors_name_the_setting_only() {
+        let error = crate::config::ConfigError::invalid(
+            crate::config::ROUTES,
+            "invalid route rule 0: unknown key \"secret-value\"",
+        );
+        let p = Problem::config(&error);
+        assert_eq!((p.status(), p.code()), (500, "config_error"));
+        assert_eq!(json(&p)["detail"], "setting EDGEAUTH_ROUTES is invalid");
+        assert!(!p.to_json().contains("secret-value"));
     }
 
     #[test]

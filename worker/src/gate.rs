@@ -15,8 +15,8 @@
 use std::{cell::RefCell, collections::BTreeMap, rc::Rc};
 
 use edgeauth_core::{
-    AccessError, Claims, KeySet, ReuseWindow, Route, RoutePolicy, Verifier, VerifyError,
-    access_token,
+    AccessError, Claims, KeySet, ReuseWindow, Route, RoutePolicy, TokenSource, Verifier,
+    VerifyError, access_token,
 };
 
 use crate::{
@@ -155,6 +155,17 @@ impl Decision {
 pub(crate) struct Identity(Rc<Claims>);
 
 impl Identity {
+    #[cfg(test)]
+    /// An identity for these claims (tests; the gate makes them in `decide`).
+    pub(crate) fn new(claims: Rc<Claims>) -> Self {
+        Self(claims)
+    }
+
+    /// The verified claims.
+    pub(crate) fn claims(&self) -> &Claims {
+        &self.0
+    }
+
     /// The headers to add, with values made safe for HTTP: bytes outside
     /// visible ASCII, `%` and (in roles) `,` are percent-encoded, so a value
     /// can neither break the header nor fake a second role.
@@ -217,14 +228,19 @@ impl Gate {
     }
 
     /// The access token of a request from its `Authorization` and `Cookie`
-    /// headers: a `Bearer` token, else the access cookie (the core's rule,
-    /// the server's too).
+    /// headers, and where it was found: a `Bearer` token, else the access
+    /// cookie (the core's rule, the server's too).
     pub(crate) fn token<'a>(
         &self,
         authorization: Option<&'a str>,
         cookie: Option<&'a str>,
-    ) -> Option<&'a str> {
-        access_token(authorization, cookie, &self.access_cookie).map(|(token, _)| token)
+    ) -> Option<(&'a str, TokenSource)> {
+        access_token(authorization, cookie, &self.access_cookie)
+    }
+
+    /// The access cookie's name.
+    pub(crate) fn access_cookie(&self) -> &str {
+        &self.access_cookie
     }
 
     /// Decides a request from its method, its path and query (`/a?b`; the
@@ -380,6 +396,7 @@ mod tests {
             routes: RoutePolicy::from_json(ROUTES).unwrap(),
             leeway: 30,
             access_cookie: "at".into(),
+            trust: crate::trust::Trust::default(),
         };
         Gate::new(&config)
     }
@@ -630,9 +647,11 @@ mod tests {
     fn tokens_from_bearer_or_the_configured_cookie() {
         let gate = gate_with(&[]);
         let cookie = Some("edgeauth_session=old; at=tok.en.c");
-        assert_eq!(gate.token(Some("Bearer abc"), cookie), Some("abc"));
-        assert_eq!(gate.token(Some("Basic Zm9v"), cookie), Some("tok.en.c"));
-        assert_eq!(gate.token(None, cookie), Some("tok.en.c"));
+        let bearer = Some(("abc", TokenSource::Bearer));
+        let from_cookie = Some(("tok.en.c", TokenSource::Cookie));
+        assert_eq!(gate.token(Some("Bearer abc"), cookie), bearer);
+        assert_eq!(gate.token(Some("Basic Zm9v"), cookie), from_cookie);
+        assert_eq!(gate.token(None, cookie), from_cookie);
         assert_eq!(gate.token(None, Some("edgeauth_session=x")), None);
         assert_eq!(gate.token(Some("Bearer "), cookie), None);
     }

@@ -5,7 +5,9 @@
 
 use std::{cell::RefCell, rc::Rc};
 
-use edgeauth_core::{KeyRefresh, KeyRefreshPolicy, KeySet, Need, PROBLEM_JSON, Plan};
+use edgeauth_core::{
+    ASSERTION_HEADER, KeyRefresh, KeyRefreshPolicy, KeySet, Need, PROBLEM_JSON, Plan, TokenSource,
+};
 use worker::{
     Context, Env, console_error, console_warn, js_sys,
     wasm_bindgen::{JsCast, JsValue, closure::Closure, prelude::wasm_bindgen},
@@ -17,12 +19,17 @@ use crate::{
     config::{Config, ConfigError},
     error::Problem,
     gate::{Decision, Gate, path_and_query, strips_header},
+    trust::{Credentials, Trust},
 };
 
 /// What the isolate keeps between requests: built from the settings on
 /// the first request (settings cannot change within an isolate).
 struct State {
     gate: Rc<Gate>,
+    /// CSRF, assertion, credential and staleness settings.
+    trust: Rc<Trust>,
+    /// Whether the keys were withdrawn for staleness (see [`withdraw_stale_keys`]).
+    withdrawn: bool,
     /// When to fetch the key set: the core's schedule.
     cache: KeyRefresh,
     /// The JWKS fetch under way, which other requests may wait for.
@@ -61,10 +68,22 @@ fn gate(env: &Env) -> Result<Rc<Gate>, Problem> {
         let state = slot.get_or_insert_with(|| {
             let config = Config::from_vars(|name| read_var(env, name));
             config
-                .map(|config| State {
-                    gate: Rc::new(Gate::new(&config)),
-                    cache: KeyRefresh::new(KeyRefreshPolicy::DEFAULT),
-                    in_flight: None,
+                .map(|config| {
+                    if config.trust.signer.is_none() {
+                        console_warn!(
+                            "edgeauth: EDGEAUTH_ASSERTION_KEY is not set: requests reach the origin without an assertion"
+                        );
+                    }
+                    let staleness_ms = config.trust.jwks_max_staleness.saturating_mul(1000);
+                    State {
+                        gate: Rc::new(Gate::new(&config)),
+                        trust: Rc::new(config.trust),
+                        withdrawn: false,
+                        cache: KeyRefresh::new(
+                            KeyRefreshPolicy::DEFAULT.with_max_staleness_ms(staleness_ms),
+                        ),
+                        in_flight: None,
+                    }
                 })
                 .inspect_err(|e| console_error!("edgeauth: {e}"))
         });
@@ -129,14 +148,18 @@ enum Handled {
 struct Parsed {
     url: String,
     method: String,
-    token: Option<String>,
+    token: Option<(String, TokenSource)>,
+    credentials: Credentials,
     now_ms: u64,
     decision: Decision,
 }
 
 fn handle(req: &web_sys::Request, env: &Env, ctx: &Context) -> Result<Handled, Problem> {
     let now_ms = clock_ms();
-    let gate = gate(env)?;
+    let mut gate = gate(env)?;
+    if withdraw_stale_keys(now_ms) {
+        gate = self::gate(env)?;
+    }
     let url = req.url();
     let target = path_and_query(&url);
     let method = req.method();
@@ -145,11 +168,20 @@ fn handle(req: &web_sys::Request, env: &Env, ctx: &Context) -> Result<Handled, P
     let cookie = headers.get("cookie").ok().flatten();
     let token = gate.token(authorization.as_deref(), cookie.as_deref());
 
-    let decision = gate.decide(&method, target, token, now_ms / 1000);
+    let decision = gate.decide(&method, target, token.map(|(t, _)| t), now_ms / 1000);
+    let credentials = with_state(|s| {
+        s.trust.credentials(
+            authorization.as_deref(),
+            cookie.as_deref(),
+            gate.access_cookie(),
+        )
+    })
+    .unwrap_or_default();
     if let Some(jwks_url) = gate.jwks_url() {
         if decision.is_unknown_key() {
             return Ok(Handled::NeedKeys(Parsed {
-                token: token.map(str::to_owned),
+                token: token.map(|(t, source)| (t.to_owned(), source)),
+                credentials,
                 url,
                 method,
                 now_ms,
@@ -159,7 +191,27 @@ fn handle(req: &web_sys::Request, env: &Env, ctx: &Context) -> Result<Handled, P
         // Serve with the keys at hand; refresh stale ones meanwhile.
         start_refresh(jwks_url, Need::Stale, now_ms, ctx);
     }
-    forward(req, decision).map(Handled::Forward)
+    let source = token.map(|(_, source)| source);
+    forward(req, decision, source, &credentials, now_ms).map(Handled::Forward)
+}
+
+/// Past `EDGEAUTH_JWKS_MAX_STALENESS` since the last successful JWKS fetch
+/// (the core's [`KeyRefresh::is_usable`]), the gate stops trusting its
+/// keys: it drops them, so every token names an unknown key and protected
+/// routes answer 503 `jwks_unavailable` until a fetch succeeds. Returns
+/// whether it dropped them now.
+fn withdraw_stale_keys(now_ms: u64) -> bool {
+    with_state(|state| {
+        let stale = state.cache.loaded() && !state.cache.is_usable(now_ms);
+        if stale && !state.withdrawn {
+            console_error!("edgeauth: the JWKS could not be refreshed within EDGEAUTH_JWKS_MAX_STALENESS: its keys are no longer trusted");
+            Rc::make_mut(&mut state.gate).set_keys(KeySet::new());
+            state.withdrawn = true;
+            return true;
+        }
+        false
+    })
+    .unwrap_or(false)
 }
 
 /// The token's key is not held: fetch the key set (at most once a
@@ -174,24 +226,32 @@ async fn handle_unknown_key(
         url,
         method,
         token,
+        credentials,
         now_ms,
         mut decision,
     } = request;
     let target = path_and_query(&url);
     let mut gate = gate(env)?;
+    let token_text = token.as_ref().map(|(t, _)| t.as_str());
     if let Some(jwks_url) = gate.jwks_url() {
         if let Some(promise) = start_refresh(jwks_url, Need::UnknownKey, now_ms, ctx) {
             // Never rejects: fetch_keys reports failures in the state.
             let _ = JsFuture::from(promise).await;
             gate = self::gate(env)?;
-            decision = gate.decide(&method, target, token.as_deref(), now_ms / 1000);
+            decision = gate.decide(&method, target, token_text, now_ms / 1000);
         }
-        let cold = with_state(|s| (!s.cache.loaded()).then(|| s.cache.retry_after(clock_ms())));
-        if let (true, Some(Some(retry_after))) = (decision.is_unknown_key(), cold) {
+        // No key set, or none trusted any more: fail closed, saying when
+        // the next fetch may be tried.
+        let unusable = with_state(|s| {
+            let now = clock_ms();
+            (!s.cache.is_usable(now)).then(|| s.cache.retry_after(now))
+        });
+        if let (true, Some(Some(retry_after))) = (decision.is_unknown_key(), unusable) {
             return Err(Problem::jwks_unavailable(retry_after));
         }
     }
-    forward(req, decision)
+    let source = token.map(|(_, source)| source);
+    forward(req, decision, source, &credentials, now_ms)
 }
 
 /// Carries out a decision: a denial, or the request on its way to the
@@ -199,19 +259,55 @@ async fn handle_unknown_key(
 /// one), with the client's `X-Edgeauth-*` and method-override headers
 /// removed, whatever their spelling (every route; see [`strips_header`]),
 /// and the identity headers added (protected routes).
-fn forward(req: &web_sys::Request, decision: Decision) -> Result<js_sys::Promise, Problem> {
+/// `source` is where the request's token was found, `credentials` what
+/// to change in its credential headers, `now_ms` the time the request was
+/// read.
+fn forward(
+    req: &web_sys::Request,
+    decision: Decision,
+    source: Option<TokenSource>,
+    credentials: &Credentials,
+    now_ms: u64,
+) -> Result<js_sys::Promise, Problem> {
     let (url, identity) = match decision {
         Decision::Deny(denial) => return Err(denial.problem()),
         Decision::Forward { url, identity } => (url, identity),
     };
+    let trust = with_state(|s| Rc::clone(&s.trust)).ok_or_else(Problem::internal_error)?;
+    let method = req.method();
+    let incoming = req.headers();
+    if let (Some(_), Some(source)) = (&identity, source) {
+        let origin = incoming.get("origin").ok().flatten();
+        let referer = incoming.get("referer").ok().flatten();
+        trust.check_csrf(&method, source, origin.as_deref(), referer.as_deref())?;
+    }
     let outbound = STRIP_HEADER
         .with(|strip| js::outbound(req, &url, strip))
         .map_err(internal)?;
-    if let Some(identity) = identity {
-        let headers = outbound.headers();
+    let headers = outbound.headers();
+    if let Some(identity) = &identity {
         for (name, value) in identity.headers() {
             headers.set(name, &value).map_err(internal)?;
         }
+    }
+    let target = outbound.url();
+    if let Some(assertion) = trust.assertion(
+        &method,
+        path_and_query(&target),
+        now_ms / 1000,
+        identity.as_ref(),
+    ) {
+        headers
+            .set(ASSERTION_HEADER, &assertion)
+            .map_err(internal)?;
+    }
+    if credentials.drop_authorization {
+        headers.delete("authorization").map_err(internal)?;
+    }
+    match credentials.cookie.as_deref() {
+        None => {}
+        Some("") => headers.delete("cookie").map_err(internal)?,
+        Some(kept) => headers.set("cookie", kept).map_err(internal)?,
     }
     Ok(ORIGIN_FAILED.with(|on_error| js::send(&outbound, on_error)))
 }
@@ -287,6 +383,7 @@ async fn fetch_keys(url: String, ticket: u64) -> Result<JsValue, JsValue> {
         match outcome {
             Ok((keys, cache_control)) => {
                 Rc::make_mut(&mut state.gate).set_keys(keys);
+                state.withdrawn = false;
                 state
                     .cache
                     .succeeded(ticket, now_ms, cache_control.as_deref());

@@ -21,5 +21,6 @@ mod error;
 mod gate;
 #[cfg(target_arch = "wasm32")]
 mod glue;
+mod trust;
 #[cfg(test)]
 mod vectors;

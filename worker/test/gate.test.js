@@ -4,7 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createPublicKey, randomUUID, verify as verifySignature } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -32,6 +32,9 @@ const canonical = (name) => name.toLowerCase().replace(/[_.]/g, '-');
 const SUB = '5f0c6b8e-1d2a-4c3b-9e4f-a1b2c3d4e5f6';
 const SID = '0b7d3c2a-9f8e-4d1c-8b7a-6e5f4d3c2b1a';
 const REFETCH_INTERVAL_MS = 60_000;
+const APP_ORIGIN = 'https://app.edgeauth.test';
+/** The staleness bound of the `stale` gate, in seconds. */
+const STALENESS = 3;
 
 let fixtures;
 let origin;
@@ -40,13 +43,24 @@ let misconfigured;
 let emptyList;
 let keyless;
 let probed;
+let insecure;
+let staleOrigin;
+let stale;
 
 before(async () => {
   fixtures = await mint();
   origin = await startOrigin({ jwks: fixtures.jwks_k1 });
+  // A second origin with its own JWKS for the gate whose keys go stale, so
+  // that the first one's JWKS fetches stay countable.
+  staleOrigin = await startOrigin({ jwks: fixtures.jwks_k1 });
   const vars = gateVars({ origin: origin.url, jwksUrl: `${origin.url}/jwks.json`, routes: ROUTES });
-  [gate, misconfigured, emptyList, keyless, probed] = await Promise.all([
-    startWrangler({ name: 'gate', vars }),
+  [gate, misconfigured, emptyList, keyless, probed, insecure, stale] = await Promise.all([
+    // The gate signs an assertion, takes cookie-authenticated changes from
+    // APP_ORIGIN only and (by default) keeps the client's credentials.
+    startWrangler({
+      name: 'gate',
+      vars: { ...vars, EDGEAUTH_ASSERTION_KEY: fixtures.assertion_key, EDGEAUTH_ALLOWED_ORIGINS: `${APP_ORIGIN}/` },
+    }),
     // A typo in the rules: the gate must say which setting, not crash.
     startWrangler({ name: 'misconfigured', vars: { ...vars, EDGEAUTH_ROUTES: '[{"path":"/**","requir":{}}]' } }),
     // An empty role list once admitted any token; now it is a bad setting.
@@ -65,17 +79,52 @@ before(async () => {
       vars: {
         ...gateVars({ origin: origin.url, jwks: fixtures.jwks_k1, routes: ROUTES }),
         EDGEAUTH_ACCESS_COOKIE: 'edgeauth_at',
+        EDGEAUTH_FORWARD_CREDENTIALS: 'true',
+      },
+    }),
+    // Keys over plain HTTP from a host that is not loopback.
+    startWrangler({ name: 'insecure', vars: { ...vars, EDGEAUTH_JWKS_URL: 'http://jwks.edgeauth.test/jwks.json' } }),
+    // Keys trusted for STALENESS seconds after the last successful fetch.
+    startWrangler({
+      name: 'stale',
+      vars: {
+        ...gateVars({ origin: staleOrigin.url, jwksUrl: `${staleOrigin.url}/jwks.json`, routes: ROUTES }),
+        EDGEAUTH_JWKS_MAX_STALENESS: `${STALENESS}s`,
       },
     }),
   ]);
 });
 
 after(async () => {
-  await Promise.all([gate, misconfigured, emptyList, keyless, probed].filter(Boolean).map((w) => w.stop()));
+  await Promise.all(
+    [gate, misconfigured, emptyList, keyless, probed, insecure, stale].filter(Boolean).map((w) => w.stop()),
+  );
   await origin?.close();
+  await staleOrigin?.close();
 });
 
 const bearer = (token) => ({ authorization: `Bearer ${token}` });
+const sessionCookie = (token) => ({ cookie: `theme=dark; edgeauth_session=${token}` });
+
+/**
+ * Checks an X-Edgeauth-Assertion as an origin would without the npm
+ * package (tests/e2e checks it with the package): the fixed header, an
+ * Ed25519 signature under the gate's public key, and the payload.
+ */
+function assertion(echo) {
+  const value = echo.headers['x-edgeauth-assertion'];
+  assert.ok(value, 'no assertion');
+  const [header, payload, signature] = value.split('.');
+  assert.deepEqual(JSON.parse(Buffer.from(header, 'base64url')), { alg: 'EdDSA', typ: 'edgeauth-assertion+jwt' });
+  const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: fixtures.assertion_public_key }, format: 'jwk' });
+  const signed = verifySignature(null, Buffer.from(`${header}.${payload}`), key, Buffer.from(signature, 'base64url'));
+  assert.ok(signed, 'the assertion does not verify');
+  const claims = JSON.parse(Buffer.from(payload, 'base64url'));
+  assert.equal(claims.method, echo.method);
+  assert.equal(claims.target, echo.url);
+  assert.ok(Math.abs(claims.iat - Date.now() / 1000) < 60, `iat ${claims.iat}`);
+  return claims;
+}
 
 async function problem(response, status, code) {
   assert.equal(response.status, status);
@@ -104,12 +153,125 @@ test('an allowed request reaches the origin intact, with the identity headers', 
   assert.equal(echo.body, 'hello, origin');
   assert.equal(echo.headers['x-custom'], 'kept');
   assert.equal(echo.headers['content-type'], 'text/plain');
-  assert.equal(echo.headers.authorization, `Bearer ${fixtures.tokens.valid}`);
+  assert.equal(echo.headers.authorization, undefined, 'credentials are not forwarded by default');
   assert.equal(echo.headers['x-edgeauth-sub'], SUB);
   assert.equal(echo.headers['x-edgeauth-sid'], SID);
   assert.equal(echo.headers['x-edgeauth-roles'], 'editor,viewer');
+  assert.deepEqual(assertion(echo), {
+    iat: assertion(echo).iat,
+    method: 'POST',
+    target: '/api/articles/7?b=2&a=%20x&a=1',
+    sub: SUB,
+    sid: SID,
+    roles: ['editor', 'viewer'],
+  });
   assert.equal(origin.state.jwksFetches, 1, 'the key set is fetched once');
 });
+
+let staleFetchAt;
+
+test('keys not refreshed within EDGEAUTH_JWKS_MAX_STALENESS: 503 jwks_unavailable, public routes pass', async () => {
+  staleFetchAt = Date.now();
+  let response = await fetch(`${stale.url}/api/x`, { headers: bearer(fixtures.tokens.valid) });
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  assert.equal(staleOrigin.state.jwksFetches, 1);
+  // The issuer goes down; the bound passes with no successful refetch.
+  staleOrigin.state.jwksStatus = 500;
+  const wait = staleFetchAt + STALENESS * 1000 + 500 - Date.now();
+  if (wait > 0) await new Promise((ok) => setTimeout(ok, wait));
+  response = await fetch(`${stale.url}/api/x`, { headers: bearer(fixtures.tokens.valid) });
+  const body = await problem(response, 503, 'jwks_unavailable');
+  assert.equal(body.detail, 'the signing keys could not be fetched');
+  const retryAfter = Number(response.headers.get('retry-after'));
+  assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+  // No token needs no key; a public route passes.
+  await problem(await fetch(`${stale.url}/api/x`), 401, 'missing_token');
+  const pub = await fetch(`${stale.url}/public/x`);
+  assert.equal(pub.status, 200);
+  await pub.body?.cancel();
+});
+
+test('cookie-authenticated unsafe methods need an allowed Origin or Referer; bearer tokens do not', async () => {
+  const post = (headers) =>
+    fetch(`${gate.url}/api/articles/1`, { method: 'POST', headers: { ...headers, 'content-type': 'text/plain' }, body: 'x' });
+  const cookie = sessionCookie(fixtures.tokens.valid);
+  const refused = async (headers, why) => {
+    const body = await problem(await post(headers), 403, 'csrf_rejected');
+    assert.equal(body.type, 'urn:edgeauth:error:csrf_rejected', why);
+  };
+  const passed = async (headers, why) => {
+    const response = await post(headers);
+    assert.equal(response.status, 200, why);
+    return response.json();
+  };
+  await refused(cookie, 'no Origin, no Referer');
+  await refused({ ...cookie, origin: 'https://evil.edgeauth.test' }, 'another origin');
+  await refused({ ...cookie, origin: 'null' }, 'an opaque origin');
+  await refused({ ...cookie, origin: 'https://evil.edgeauth.test', referer: `${APP_ORIGIN}/page` }, 'Origin decides');
+  await refused({ ...cookie, referer: 'https://app.edgeauth.test.evil.test/page' }, 'a look-alike Referer');
+  await passed({ ...cookie, origin: APP_ORIGIN }, 'the allowed origin');
+  await passed({ ...cookie, origin: 'HTTPS://APP.edgeauth.test' }, 'origins compare without case');
+  const echo = await passed({ ...cookie, referer: `${APP_ORIGIN}/forms/edit?id=1` }, 'Referer fallback');
+  assert.equal(echo.headers['x-edgeauth-sub'], SUB);
+  // Bearer tokens are not sent by browsers on their own: no Origin needed.
+  await passed({ ...bearer(fixtures.tokens.valid), origin: 'https://evil.edgeauth.test' }, 'bearer');
+  // Safe methods pass with the cookie alone.
+  const response = await fetch(`${gate.url}/api/articles/1`, { headers: cookie });
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  for (const method of ['PUT', 'DELETE', 'PATCH']) {
+    const r = await fetch(`${gate.url}/api/articles/1`, { method, headers: cookie, body: 'x' });
+    await problem(r, 403, 'csrf_rejected');
+  }
+});
+
+test('credentials stay at the gate by default; EDGEAUTH_FORWARD_CREDENTIALS=true forwards them', async () => {
+  let response = await fetch(`${gate.url}/api/me`, { headers: sessionCookie(fixtures.tokens.valid) });
+  assert.equal(response.status, 200);
+  let echo = await response.json();
+  assert.equal(echo.headers.cookie, 'theme=dark', 'other cookies stay');
+  response = await fetch(`${gate.url}/public/page`, {
+    headers: { ...bearer(fixtures.tokens.valid), cookie: `edgeauth_session=${fixtures.tokens.valid}` },
+  });
+  echo = await response.json();
+  assert.equal(echo.headers.authorization, undefined, 'not on public routes either');
+  assert.equal(echo.headers.cookie, undefined);
+  // Another scheme is not the gate's credential: it goes on.
+  response = await fetch(`${gate.url}/public/page`, { headers: { authorization: 'Basic Zm9vOmJhcg==' } });
+  assert.equal((await response.json()).headers.authorization, 'Basic Zm9vOmJhcg==');
+
+  response = await fetch(`${probed.url}/api/me`, {
+    headers: { ...bearer(fixtures.tokens.valid), cookie: `a=1; edgeauth_at=${fixtures.tokens.admin}` },
+  });
+  echo = await response.json();
+  assert.equal(echo.headers.authorization, `Bearer ${fixtures.tokens.valid}`);
+  assert.equal(echo.headers.cookie, `a=1; edgeauth_at=${fixtures.tokens.admin}`);
+  assert.equal(echo.headers['x-edgeauth-assertion'], undefined, 'no key, no assertion');
+});
+
+test('every forwarded request carries an assertion; a client-sent one never reaches the origin', async () => {
+  const forged = 'eyJhbGciOiJFZERTQSIsInR5cCI6ImVkZ2VhdXRoLWFzc2VydGlvbitqd3QifQ.e30.AAAA';
+  for (const name of ['X-Edgeauth-Assertion', 'x_edgeauth_assertion', 'X.Edgeauth.Assertion']) {
+    let response = await fetch(`${gate.url}/public/a%20b?x=1`, { headers: { [name]: forged } });
+    let echo = await response.json();
+    assert.notEqual(echo.headers['x-edgeauth-assertion'], forged, name);
+    assert.deepEqual(assertion(echo), { iat: assertion(echo).iat, method: 'GET', target: '/public/a%20b?x=1' });
+    const spelled = Object.keys(echo.headers).filter((h) => canonical(h) === 'x-edgeauth-assertion');
+    assert.deepEqual(spelled, ['x-edgeauth-assertion'], name);
+
+    response = await fetch(`${gate.url}/admin/users?page=2`, {
+      method: 'DELETE',
+      headers: { ...bearer(fixtures.tokens.admin), [name]: forged },
+    });
+    echo = await response.json();
+    const claims = assertion(echo);
+    assert.equal(claims.method, 'DELETE');
+    assert.equal(claims.target, '/admin/users?page=2');
+    assert.deepEqual(claims.roles, ['admin']);
+  }
+});
+
 
 test("the origin's redirects come back to the client, not followed", async () => {
   const response = await fetch(`${gate.url}/api/redirect-me`, { headers: bearer(fixtures.tokens.valid), redirect: 'manual' });
@@ -152,12 +314,13 @@ test('spoofed X-Edgeauth-* headers never reach the origin', async () => {
   assert.equal(echo.headers['x-edgeauth-roles'], 'editor,viewer');
   assert.equal(echo.headers['x-edgeauth-anything'], undefined);
 
-  // On a public route too, where the gate adds nothing.
+  // On a public route too, where the gate adds only its assertion.
   response = await fetch(`${gate.url}/public/page`, { headers: spoofed });
   assert.equal(response.status, 200);
   echo = await response.json();
   const leaked = Object.keys(echo.headers).filter((h) => h.startsWith('x-edgeauth-'));
-  assert.deepEqual(leaked, []);
+  assert.deepEqual(leaked, ['x-edgeauth-assertion']);
+  assert.equal(assertion(echo).sub, undefined, 'no identity on a public route');
 });
 
 test('no spelling of an X-Edgeauth-* or method-override header reaches the origin', async () => {
@@ -182,6 +345,8 @@ test('no spelling of an X-Edgeauth-* or method-override header reaches the origi
   assert.equal(response.status, 200);
   let echo = await response.json();
   assert.equal(echo.method, 'POST');
+  assertion(echo);
+  delete echo.headers['x-edgeauth-assertion'];
   assert.deepEqual(check(echo, 'public'), {});
 
   // A protected route: only the gate's three identity headers.
@@ -193,6 +358,8 @@ test('no spelling of an X-Edgeauth-* or method-override header reaches the origi
   assert.equal(response.status, 200);
   echo = await response.json();
   assert.equal(echo.method, 'POST');
+  assert.equal(assertion(echo).sub, SUB);
+  delete echo.headers['x-edgeauth-assertion'];
   assert.deepEqual(check(echo, 'protected'), {
     'x-edgeauth-sub': SUB,
     'x-edgeauth-sid': SID,
@@ -357,10 +524,17 @@ test('an encoded dot segment cannot turn a protected path public', async () => {
   await problem(await fetch(`${gate.url}/public/%2e%2e/admin/x`), 401, 'missing_token');
 });
 
-test('a bad setting: 500 config_error naming it', async () => {
+test('a bad setting: 500 config_error naming it, and only it', async () => {
   const response = await fetch(`${misconfigured.url}/public/x`);
   const body = await problem(response, 500, 'config_error');
-  assert.match(body.detail, /EDGEAUTH_ROUTES/);
+  assert.equal(body.detail, 'setting EDGEAUTH_ROUTES is invalid');
+});
+
+test('a JWKS URL over plain HTTP to a host that is not loopback is refused', async () => {
+  const response = await fetch(`${insecure.url}/public/x`);
+  const body = await problem(response, 500, 'config_error');
+  assert.equal(body.detail, 'setting EDGEAUTH_JWKS_URL is invalid');
+  assert.doesNotMatch(JSON.stringify(body), /jwks\.edgeauth\.test/);
 });
 
 test('no key set to be had: 503 jwks_unavailable, public routes still pass', async () => {
@@ -407,6 +581,17 @@ test('unknown kids cost at most one fetch a minute; a rotated key is picked up b
   await response.body?.cancel();
   await flood();
   assert.equal(origin.state.jwksFetches, 2);
+});
+
+test('stale keys are trusted again after a successful refetch', async () => {
+  staleOrigin.state.jwksStatus = 200;
+  // The next fetch the schedule allows: a minute after the last one.
+  const wait = staleFetchAt + REFETCH_INTERVAL_MS + 1_500 - Date.now();
+  if (wait > 0) await new Promise((ok) => setTimeout(ok, wait));
+  const response = await fetch(`${stale.url}/api/x`, { headers: bearer(fixtures.tokens.valid) });
+  assert.equal(response.status, 200);
+  assert.equal((await response.json()).headers['x-edgeauth-sub'], SUB);
+  assert.equal(staleOrigin.state.jwksFetches, 2, 'one refetch');
 });
 
 test('the fixtures are for this issuer', () => {

@@ -14,7 +14,10 @@
 //! - how long a verified result may be reused ([`Verifier::reuse_window`]);
 //! - when to refetch a key set ([`KeyRefresh`], [`KeyRefreshPolicy`]);
 //! - which sessions are revoked, from the server's signed feed ([`Revocations`]);
-//! - how a failure is answered over HTTP ([`Problem`], [`Challenge`]).
+//! - how a failure is answered over HTTP ([`Problem`], [`Challenge`]);
+//! - when a cookie-authenticated request needs an allowed origin
+//!   ([`check_csrf`]);
+//! - the gate's signed origin assertion ([`GateAssertion`]).
 //!
 //! docs/tokens.md is the contract it implements.
 //!
@@ -30,6 +33,8 @@
 //!
 //! Features:
 //! - `sign`: mint tokens with [`SigningKey`] (for the issuing server; std).
+//! - `assertion-sign`: sign gate assertions with [`AssertionSigner`] (for
+//!   the edge gate; no extra dependency).
 //! - `std`: std in dependencies; the verifier itself never needs it.
 
 #![no_std]
@@ -38,8 +43,10 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod assertion;
 mod base64;
 mod claims;
+mod csrf;
 mod error;
 mod extract;
 mod json;
@@ -55,10 +62,17 @@ mod sign;
 mod verify;
 
 // The public interface.
+#[cfg(feature = "assertion-sign")]
+pub use crate::assertion::AssertionSigner;
 #[cfg(feature = "sign")]
 pub use crate::sign::{ACCESS_TOKEN_TYPE, SignError, SigningKey};
 pub use crate::{
+    assertion::{
+        ASSERTION_HEADER, ASSERTION_TYPE, AssertedIdentity, AssertionError, AssertionKeys,
+        DEFAULT_ASSERTION_MAX_AGE, GateAssertion, MAX_ASSERTION_LEN,
+    },
     claims::Claims,
+    csrf::{CsrfError, check_csrf, is_safe_method, origin_of, parse_origins, request_origin},
     error::{AccessError, KeySetError, NameError, PolicyError, PolicyProblem, VerifyError},
     extract::{
         DEFAULT_ACCESS_COOKIE, TokenSource, access_token, bearer_token, cookie_value,

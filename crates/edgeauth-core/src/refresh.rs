@@ -29,12 +29,17 @@ pub struct KeyRefreshPolicy {
     pub cold_retry_ms: u64,
     /// A fetch that has not ended after this long is given up on.
     pub fetch_timeout_ms: u64,
+    /// A set last fetched this long ago is no longer trusted, whatever
+    /// failed since: [`KeyRefresh::is_usable`] turns false and verifiers
+    /// fail closed until a fetch succeeds again.
+    pub max_staleness_ms: u64,
 }
 
 impl KeyRefreshPolicy {
     /// The schedule of the edge gate and the npm package: trust a set for
     /// its `max-age` within 1 min ..= 1 h (5 min without one), refetch at
-    /// most once a minute, retry a first fetch after 5 s, give a fetch 10 s.
+    /// most once a minute, retry a first fetch after 5 s, give a fetch 10 s,
+    /// stop trusting a set not refreshed for 24 h.
     pub const DEFAULT: Self = Self {
         min_ttl_ms: 60_000,
         default_ttl_ms: 300_000,
@@ -42,6 +47,7 @@ impl KeyRefreshPolicy {
         refetch_interval_ms: 60_000,
         cold_retry_ms: 5_000,
         fetch_timeout_ms: 10_000,
+        max_staleness_ms: 86_400_000,
     };
 
     /// Sets the minimum interval between fetches once a set is held (the
@@ -56,6 +62,21 @@ impl KeyRefreshPolicy {
     #[must_use]
     pub const fn with_cold_retry_ms(mut self, ms: u64) -> Self {
         self.cold_retry_ms = ms;
+        self
+    }
+
+    /// Sets how long a fetch may take before it is given up on.
+    #[must_use]
+    pub const fn with_fetch_timeout_ms(mut self, ms: u64) -> Self {
+        self.fetch_timeout_ms = ms;
+        self
+    }
+
+    /// Sets how long after its last successful fetch a set stops being
+    /// trusted.
+    #[must_use]
+    pub const fn with_max_staleness_ms(mut self, ms: u64) -> Self {
+        self.max_staleness_ms = ms;
         self
     }
 
@@ -146,6 +167,7 @@ pub enum Plan {
 pub struct KeyRefresh {
     policy: KeyRefreshPolicy,
     loaded: bool,
+    loaded_at: u64,
     fresh_until: u64,
     last_attempt: Option<u64>,
     in_flight_since: Option<u64>,
@@ -157,6 +179,7 @@ impl KeyRefresh {
         Self {
             policy,
             loaded: false,
+            loaded_at: 0,
             fresh_until: 0,
             last_attempt: None,
             in_flight_since: None,
@@ -171,6 +194,14 @@ impl KeyRefresh {
     /// Whether a key set has ever been stored.
     pub const fn loaded(&self) -> bool {
         self.loaded
+    }
+
+    /// Whether a set is held and may still be trusted at `now`: it was
+    /// fetched less than [`KeyRefreshPolicy::max_staleness_ms`] ago. When
+    /// refetches keep failing past that bound, verifiers must stop using
+    /// the set (the gate answers `jwks_unavailable`) until one succeeds.
+    pub const fn is_usable(&self, now: u64) -> bool {
+        self.loaded && now < self.loaded_at.saturating_add(self.policy.max_staleness_ms)
     }
 
     /// Whether the held set's lifetime is over at `now`.
@@ -192,14 +223,9 @@ impl KeyRefresh {
                 Need::Stale => Plan::Skip,
             };
         }
-        let interval = if self.loaded {
-            self.policy.refetch_interval_ms
-        } else {
-            self.policy.cold_retry_ms
-        };
         let allowed = self
             .last_attempt
-            .is_none_or(|last| now >= last.saturating_add(interval));
+            .is_none_or(|last| now >= last.saturating_add(self.interval()));
         let wanted = match need {
             Need::UnknownKey => true,
             Need::Stale => self.is_stale(now),
@@ -224,6 +250,7 @@ impl KeyRefresh {
     pub fn succeeded(&mut self, ticket: u64, now: u64, cache_control: Option<&str>) {
         self.ended(ticket);
         self.loaded = true;
+        self.loaded_at = now;
         self.fresh_until = now.saturating_add(self.policy.ttl_ms(cache_control));
     }
 
@@ -238,13 +265,24 @@ impl KeyRefresh {
         }
     }
 
-    /// Whole seconds a client should wait before retrying while no set is
-    /// held (at least 1), for a `Retry-After`.
+    /// Whole seconds a client should wait before retrying while no usable
+    /// set is held (at least 1), for a `Retry-After`: until the next fetch
+    /// the schedule allows.
     pub fn retry_after(&self, now: u64) -> u64 {
         let next = self
             .last_attempt
-            .map_or(now, |last| last.saturating_add(self.policy.cold_retry_ms));
+            .map_or(now, |last| last.saturating_add(self.interval()));
         next.saturating_sub(now).div_ceil(1000).max(1)
+    }
+
+    /// The least time between two fetches: the refetch interval once a set
+    /// has been held, the cold retry before.
+    const fn interval(&self) -> u64 {
+        if self.loaded {
+            self.policy.refetch_interval_ms
+        } else {
+            self.policy.cold_retry_ms
+        }
     }
 }
 
@@ -343,6 +381,39 @@ mod tests {
             cache.plan(Need::UnknownKey, after + P.cold_retry_ms),
             Plan::Start
         );
+    }
+
+    #[test]
+    fn a_set_not_refreshed_within_the_bound_is_not_trusted() {
+        let hour = 3_600_000;
+        let policy = P.with_max_staleness_ms(2 * hour);
+        let mut cache = KeyRefresh::new(policy);
+        assert!(!cache.is_usable(T0), "nothing held yet");
+        let t = cache.started(T0);
+        cache.succeeded(t, T0 + 10, Some("max-age=3600"));
+        assert!(cache.is_usable(T0 + 10));
+        // Every refetch after the first fails.
+        let (mut now, mut last) = (T0 + hour, T0);
+        while now < T0 + 3 * hour {
+            if cache.plan(Need::Stale, now) == Plan::Start {
+                let t = cache.started(now);
+                cache.failed(t);
+                last = now;
+            }
+            assert_eq!(cache.is_usable(now), now < T0 + 10 + 2 * hour, "{now}");
+            now += 1_000;
+        }
+        assert!(cache.loaded(), "held, but no longer trusted");
+        // Retry-After points at the next fetch the schedule allows.
+        assert_eq!(cache.plan(Need::UnknownKey, last + 59_999), Plan::Skip);
+        assert_eq!(cache.retry_after(last + 30_000), 30);
+        assert_eq!(cache.plan(Need::UnknownKey, last + 60_000), Plan::Start);
+        // One success and the set is trusted again.
+        let t = cache.started(last + 60_000);
+        cache.succeeded(t, last + 60_100, None);
+        assert!(cache.is_usable(last + 60_100));
+        assert_eq!(P.max_staleness_ms, 86_400_000);
+        assert_eq!(P.with_fetch_timeout_ms(5).fetch_timeout_ms, 5);
     }
 
     #[test]

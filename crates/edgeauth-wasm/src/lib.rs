@@ -17,8 +17,8 @@
 //! items only map [`Failure`] to a `JsValue`.
 
 use edgeauth_core::{
-    AccessError, Claims, KeyRefreshPolicy, KeySet, Need, Plan, PolicyError, Requirement,
-    VerifyError,
+    AccessError, AssertionError, AssertionKeys, Claims, GateAssertion, KeyRefreshPolicy, KeySet,
+    Need, Plan, PolicyError, Requirement, VerifyError,
 };
 use sha2::{Digest, Sha512};
 use wasm_bindgen::prelude::{JsValue, wasm_bindgen};
@@ -90,6 +90,16 @@ impl From<edgeauth_core::KeySetError> for Failure {
         Self {
             code: e.code(),
             status: 0,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<AssertionError> for Failure {
+    fn from(e: AssertionError) -> Self {
+        Self {
+            code: e.code(),
+            status: e.http_status(),
             message: e.to_string(),
         }
     }
@@ -272,20 +282,42 @@ pub struct KeyRefresh {
     inner: edgeauth_core::KeyRefresh,
 }
 
-impl Default for KeyRefresh {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 #[wasm_bindgen]
 impl KeyRefresh {
-    /// A schedule that holds no key set yet.
+    /// A schedule that holds no key set yet: the gate's, with the fetch
+    /// timeout and the staleness bound given (milliseconds) or the
+    /// defaults.
     #[wasm_bindgen(constructor)]
-    pub fn new() -> KeyRefresh {
+    pub fn new(fetch_timeout_ms: Option<f64>, max_staleness_ms: Option<f64>) -> KeyRefresh {
+        let default = KeyRefreshPolicy::DEFAULT;
+        let policy = default
+            .with_fetch_timeout_ms(
+                fetch_timeout_ms.map_or(default.fetch_timeout_ms, |ms| ms as u64),
+            )
+            .with_max_staleness_ms(
+                max_staleness_ms.map_or(default.max_staleness_ms, |ms| ms as u64),
+            );
         Self {
-            inner: edgeauth_core::KeyRefresh::new(KeyRefreshPolicy::DEFAULT),
+            inner: edgeauth_core::KeyRefresh::new(policy),
         }
+    }
+
+    /// How long a fetch may take, in milliseconds.
+    #[wasm_bindgen(getter, js_name = fetchTimeoutMs)]
+    pub fn fetch_timeout_ms(&self) -> f64 {
+        self.inner.policy().fetch_timeout_ms as f64
+    }
+
+    /// Whether a key set is held and still trusted at `now_ms` (fetched
+    /// within the staleness bound).
+    pub fn usable(&self, now_ms: f64) -> bool {
+        self.inner.is_usable(now_ms as u64)
+    }
+
+    /// Whole seconds until the next fetch the schedule allows (at least 1).
+    #[wasm_bindgen(js_name = retryAfter)]
+    pub fn retry_after(&self, now_ms: f64) -> f64 {
+        self.inner.retry_after(now_ms as u64) as f64
     }
 
     /// What to do at `now_ms`, for an unknown key or (otherwise) routinely:
@@ -319,6 +351,65 @@ impl KeyRefresh {
     /// Records that the fetch `ticket` failed (the last good set stays).
     pub fn failed(&mut self, ticket: f64) {
         self.inner.failed(ticket as u64);
+    }
+}
+
+/// The edge gate's public keys, for checking its origin assertions
+/// (`edgeauth_core::GateAssertion`).
+#[wasm_bindgen]
+pub struct GateKeys {
+    keys: AssertionKeys,
+}
+
+impl GateKeys {
+    /// [`GateKeys::new`] without the JavaScript error conversion.
+    pub fn new_impl(public_keys: &[String]) -> Result<Self, Failure> {
+        let keys = AssertionKeys::parse(public_keys.iter().map(String::as_str))?;
+        Ok(Self { keys })
+    }
+
+    /// [`GateKeys::verify`] without the JavaScript error conversion.
+    pub fn verify_impl(
+        &self,
+        assertion: &str,
+        method: &str,
+        target: &str,
+        now: f64,
+        max_age: f64,
+    ) -> Result<String, Failure> {
+        let asserted = GateAssertion::verify(
+            assertion,
+            &self.keys,
+            method,
+            target,
+            now as u64,
+            max_age as u64,
+        )?;
+        Ok(asserted.to_json())
+    }
+}
+
+#[wasm_bindgen]
+impl GateKeys {
+    /// Public keys (32 bytes, base64url), one or several during a rollover.
+    #[wasm_bindgen(constructor)]
+    pub fn new(public_keys: Vec<String>) -> Result<GateKeys, JsValue> {
+        Self::new_impl(&public_keys).map_err(thrown)
+    }
+
+    /// Checks an assertion for a request with this method and target at
+    /// `now` (seconds), allowing `max_age` seconds either way; returns its
+    /// payload as JSON.
+    pub fn verify(
+        &self,
+        assertion: &str,
+        method: &str,
+        target: &str,
+        now: f64,
+        max_age: f64,
+    ) -> Result<String, JsValue> {
+        self.verify_impl(assertion, method, target, now, max_age)
+            .map_err(thrown)
     }
 }
 
@@ -405,7 +496,7 @@ mod tests {
     #[test]
     fn the_refresh_schedule_is_the_cores() {
         let t0 = 1_767_225_600_000.0;
-        let mut schedule = KeyRefresh::new();
+        let mut schedule = KeyRefresh::new(None, None);
         assert_eq!(schedule.plan(true, t0), PLAN_START);
         let ticket = schedule.started(t0);
         assert_eq!(schedule.plan(true, t0 + 1.0), PLAN_WAIT);
@@ -417,6 +508,44 @@ mod tests {
         schedule.failed(ticket);
         assert_eq!(schedule.plan(true, t0 + 179_999.0), PLAN_SKIP);
         assert_eq!(schedule.plan(true, t0 + 180_000.0), PLAN_START);
+    }
+
+    #[test]
+    fn the_staleness_bound_and_timeout_are_options() {
+        let t0 = 1_767_225_600_000.0;
+        let mut schedule = KeyRefresh::new(Some(500.0), Some(3_000.0));
+        assert_eq!(schedule.fetch_timeout_ms(), 500.0);
+        assert!(!schedule.usable(t0));
+        let ticket = schedule.started(t0);
+        assert_eq!(schedule.plan(true, t0 + 499.0), PLAN_WAIT);
+        assert_eq!(
+            schedule.plan(true, t0 + 5_500.0),
+            PLAN_START,
+            "a hung fetch is given up on"
+        );
+        schedule.succeeded(ticket, t0, "no-store");
+        assert!(schedule.usable(t0 + 2_999.0));
+        assert!(!schedule.usable(t0 + 3_000.0));
+        assert_eq!(schedule.retry_after(t0 + 30_000.0), 30.0);
+        assert_eq!(KeyRefresh::new(None, None).fetch_timeout_ms(), 10_000.0);
+    }
+
+    #[test]
+    fn gate_assertions_cross_as_json_or_coded_failures() {
+        let keys =
+            GateKeys::new_impl(&["F8t5-ytBIPKx7GXkGY1uCLKOgT_rAeSkAIObheGAgM4".into()]).unwrap();
+        let err = keys.verify_impl("", "GET", "/", 0.0, 60.0).unwrap_err();
+        assert_eq!(err.encode(), "assertion_missing:403:no gate assertion");
+        let err = keys
+            .verify_impl("a.b.c", "GET", "/", 0.0, 60.0)
+            .unwrap_err();
+        assert_eq!(err.code, "assertion_malformed");
+        let bad = GateKeys::new_impl(&["nope".into()]).err().unwrap();
+        assert_eq!(
+            bad.encode(),
+            "invalid_assertion_key:0:invalid gate assertion key"
+        );
+        assert!(GateKeys::new_impl(&[]).is_err());
     }
 
     #[test]

@@ -80,17 +80,11 @@ fn check_prefix(
     Ok(())
 }
 
+/// The core's reading of an origin list (the gate's too).
 fn origins(v: &str) -> Result<Vec<String>, String> {
-    v.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            let s = s.trim_end_matches('/');
-            origin_of(s).filter(|o| o.len() == s.len()).ok_or_else(|| {
-                format!("must be comma-separated origins like https://app.example, got \"{s}\"")
-            })
-        })
-        .collect()
+    edgeauth_core::parse_origins(v).ok_or_else(|| {
+        format!("must be comma-separated origins like https://app.example, got \"{v}\"")
+    })
 }
 
 fn cookie_name(v: &str) -> Result<String, String> {

@@ -31,7 +31,6 @@ mod telemetry;
 mod throttle;
 
 use self::raw::Raw;
-pub(crate) use self::raw::origin_of;
 pub use self::{
     connections::ConnectionSettings,
     cookies::CookieSettings,

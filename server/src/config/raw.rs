@@ -233,16 +233,6 @@ fn parse_bool(v: &str) -> Result<bool, String> {
     }
 }
 
-/// The origin (`scheme://host[:port]`) of an absolute http(s) URL.
-pub(crate) fn origin_of(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "http" && scheme != "https" {
-        return None;
-    }
-    let authority = rest.split(['/', '?', '#']).next()?;
-    if authority.is_empty() || authority.contains('@') {
-        return None;
-    }
-    Some(format!("{scheme}://{}", authority.to_ascii_lowercase()))
-}
+/// The origin (`scheme://host[:port]`) of an absolute http(s) URL: the
+/// core's, which the gate's CSRF check uses too.
+pub(crate) use edgeauth_core::origin_of;

@@ -12,7 +12,7 @@ pub(crate) use edgeauth_core::TokenSource;
 use edgeauth_core::{Claims, cookie_value};
 use serde::de::DeserializeOwned;
 
-use crate::{config::origin_of, error::AppError, state::AppState, store::User};
+use crate::{error::AppError, state::AppState, store::User};
 
 /// What a body claims to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,23 +98,30 @@ pub(crate) fn user_agent(headers: &HeaderMap) -> Option<String> {
         .map(|v| v.chars().take(256).collect())
 }
 
-/// A cookie-authenticated state change must come from an allowed origin:
-/// the `Origin` header, or failing that the `Referer`'s origin.
+/// The core's cookie CSRF rule (the gate's too): a request whose token
+/// came from a cookie and whose method is unsafe needs its `Origin`, or
+/// failing that its `Referer`'s origin, among the allowed origins.
+pub(crate) fn check_csrf(
+    state: &AppState,
+    method: &Method,
+    source: TokenSource,
+    headers: &HeaderMap,
+) -> Result<(), AppError> {
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    edgeauth_core::check_csrf(
+        method.as_str(),
+        source,
+        header(header::ORIGIN),
+        header(header::REFERER),
+        &state.config.cookies.allowed_origins,
+    )
+    .map_err(|_| AppError::CsrfRejected)
+}
+
+/// A cookie-authenticated state change on a `POST` endpoint (refresh,
+/// logout) must come from an allowed origin ([`check_csrf`]).
 pub(crate) fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
-    let origin = headers
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
-        .or_else(|| {
-            headers
-                .get(header::REFERER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(origin_of)
-        });
-    match origin {
-        Some(origin) if state.config.cookies.allowed_origins.contains(&origin) => Ok(()),
-        _ => Err(AppError::CsrfRejected),
-    }
+    check_csrf(state, &Method::POST, TokenSource::Cookie, headers)
 }
 
 /// The access token of a request, without verifying it, by the core's rule
@@ -160,10 +167,7 @@ impl FromRequestParts<AppState> for Authenticated {
         let now = state.now();
         let (token, source) = access_token(state, &parts.headers)?.ok_or(AppError::MissingToken)?;
         let (claims, user) = verify_access(state, token, now).await?;
-        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-        if source == TokenSource::Cookie && !safe {
-            check_origin(state, &parts.headers)?;
-        }
+        check_csrf(state, &parts.method, source, &parts.headers)?;
         Ok(Self { claims, user, now })
     }
 }

@@ -74,3 +74,41 @@ fn name_codes_are_pinned() {
         assert_eq!(shown, shown.to_lowercase(), "Display is lowercase");
     }
 }
+
+#[test]
+fn csrf_code_is_pinned() {
+    use edgeauth_core::CsrfError;
+    let codes: Vec<_> = CsrfError::ALL
+        .iter()
+        .map(|e| (e.code(), e.http_status()))
+        .collect();
+    assert_eq!(codes, [("csrf_rejected", 403)]);
+    for e in CsrfError::ALL {
+        let shown = e.to_string();
+        assert_eq!(shown, shown.to_lowercase(), "Display is lowercase");
+    }
+}
+
+#[test]
+fn assertion_codes_are_pinned_in_check_order() {
+    use edgeauth_core::AssertionError;
+    let codes: Vec<_> = AssertionError::ALL
+        .iter()
+        .map(|e| (e.code(), e.http_status()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ("assertion_missing", 403),
+            ("assertion_malformed", 403),
+            ("assertion_bad_signature", 403),
+            ("assertion_expired", 403),
+            ("assertion_mismatch", 403),
+            ("invalid_assertion_key", 0),
+        ]
+    );
+    for e in AssertionError::ALL {
+        let shown = e.to_string();
+        assert_eq!(shown, shown.to_lowercase(), "Display is lowercase");
+    }
+}
