@@ -403,8 +403,15 @@ async fn a_key_rotation_reaches_every_instance() {
     // the new key only through a token signed with it. The new key is
     // published 2 s ahead of signing.
     let (a, b) = tokio::join!(
-        cluster.serve(&[("KEY_RELOAD", "1"), ("KEY_PUBLISH_AHEAD", "2")], "a"),
-        cluster.serve(&[("KEY_RELOAD", "1h")], "b"),
+        cluster.serve(
+            &[
+                ("KEY_RELOAD", "1"),
+                ("KEY_PUBLISH_AHEAD", "2"),
+                ("MAX_SESSIONS", "1000")
+            ],
+            "a"
+        ),
+        cluster.serve(&[("KEY_RELOAD", "1h"), ("MAX_SESSIONS", "1000")], "b"),
     );
     register(&a.base, "keys@example.com").await;
     let kid = |token: &str| -> String { jsonwebtoken::decode_header(token).unwrap().kid.unwrap() };
