@@ -6,6 +6,8 @@ use std::sync::Arc;
 use crate::{
     auth::{
         Accounts, Sessions,
+        admin::CursorKey,
+        audit::{self, AuditContext, EventType},
         limiter::{LoginLimiter, LoginLimits},
         password::{PasswordHasher, PasswordPolicy},
         purge,
@@ -35,6 +37,8 @@ pub struct AppState {
     pub(crate) keys: Arc<Keyring>,
     pub(crate) rates: Arc<Rates>,
     pub(crate) revocations: Arc<RevocationFeed>,
+    /// Signs the admin API's list cursors.
+    pub(crate) cursors: CursorKey,
 }
 
 impl core::fmt::Debug for AppState {
@@ -117,6 +121,7 @@ impl AppState {
             config.sessions.access_ttl,
         ));
         Ok(Self {
+            cursors: CursorKey::new(master.derive("admin-cursor")),
             rates: Arc::new(rates),
             revocations: Arc::new(revocations),
             config: Arc::new(config),
@@ -155,22 +160,61 @@ impl AppState {
         Ok(purge::ended_sessions(&*self.store, self.now(), after).await?)
     }
 
+    /// Deletes the audit events older than `AUDIT_RETENTION` (the server
+    /// does this every hour); returns how many went.
+    pub async fn purge_audit(&self) -> Result<u64, AppError> {
+        let retention = self.config.audit.retention;
+        Ok(audit::purge(&*self.store, self.now(), retention).await?)
+    }
+
     /// Publishes a new signing key that takes over after
     /// `KEY_PUBLISH_AHEAD` (`keys rotate`); its kid, or None when a key was
     /// already waiting to take over.
     pub async fn rotate_keys(&self) -> Result<Option<String>, AppError> {
+        self.rotate_keys_by(&AuditContext::cli()).await
+    }
+
+    /// [`Self::rotate_keys`] on behalf of `ctx`, recorded as `key.rotated`.
+    pub(crate) async fn rotate_keys_by(
+        &self,
+        ctx: &AuditContext,
+    ) -> Result<Option<String>, AppError> {
         let ahead = Rotation::Ahead(self.config.keys.publish_ahead);
-        Ok(self.keys.rotate(&*self.store, ahead, self.now()).await?)
+        let now = self.now();
+        let kid = self.keys.rotate(&*self.store, ahead, now).await?;
+        if let Some(kid) = &kid {
+            self.key_rotated(ctx, kid, "ahead", now).await?;
+        }
+        Ok(kid)
+    }
+
+    /// Records a rotation. The key's own write is the key store's; the
+    /// event follows it at once (a crash in between loses the event, never
+    /// the key).
+    async fn key_rotated(
+        &self,
+        ctx: &AuditContext,
+        kid: &str,
+        how: &str,
+        now: u64,
+    ) -> Result<(), AppError> {
+        let detail = serde_json::json!({ "how": how });
+        let event = ctx.event(EventType::KeyRotated, Some(kid), detail, now)?;
+        Ok(audit::append(&*self.store, &event).await?)
     }
 
     /// Replaces the signing key at once, deleting the current one (`keys
     /// rotate --now`, for a compromised key); the new kid.
     pub async fn rotate_keys_now(&self) -> Result<String, AppError> {
+        let now = self.now();
         let kid = self
             .keys
-            .rotate(&*self.store, Rotation::Now, self.now())
+            .rotate(&*self.store, Rotation::Now, now)
+            .await?
+            .ok_or_else(|| AppError::Internal("the key was not replaced".into()))?;
+        self.key_rotated(&AuditContext::cli(), &kid, "now", now)
             .await?;
-        kid.ok_or_else(|| AppError::Internal("the key was not replaced".into()))
+        Ok(kid)
     }
 
     /// The signing keys and their states now (`keys list`).
@@ -186,7 +230,7 @@ impl AppState {
         if interval == 0 || !tokens::rotation_due(&self.key_list().await?, interval, self.now()) {
             return Ok(None);
         }
-        self.rotate_keys().await
+        self.rotate_keys_by(&AuditContext::system()).await
     }
 
     fn publish_for(&self) -> u64 {

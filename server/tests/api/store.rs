@@ -21,6 +21,7 @@ fn session(id: &str, user: &str, at: u64, hash: u8) -> NewSession {
         amr: vec!["pwd".into()],
         tid: None,
         token_hash: [hash; 32],
+        audit: None,
     }
 }
 
@@ -31,6 +32,7 @@ fn user(id: &str, email: &str) -> User {
         name: None,
         password_hash: "$argon2id$...".into(),
         created_at: T0,
+        disabled_at: None,
     }
 }
 
