@@ -7,7 +7,7 @@ use crate::{
     auth::{
         Accounts, Sessions,
         admin::CursorKey,
-        audit::{self, AuditContext, EventType},
+        audit::{self, AuditContext},
         limiter::{LoginLimiter, LoginLimits},
         password::{PasswordHasher, PasswordPolicy},
         purge,
@@ -174,47 +174,32 @@ impl AppState {
         self.rotate_keys_by(&AuditContext::cli()).await
     }
 
-    /// [`Self::rotate_keys`] on behalf of `ctx`, recorded as `key.rotated`.
+    /// [`Self::rotate_keys`] on behalf of `ctx`, recorded as `key.rotated`
+    /// in the key's transaction.
     pub(crate) async fn rotate_keys_by(
         &self,
         ctx: &AuditContext,
     ) -> Result<Option<String>, AppError> {
         let ahead = Rotation::Ahead(self.config.keys.publish_ahead);
-        let now = self.now();
-        let kid = self.keys.rotate(&*self.store, ahead, now).await?;
-        if let Some(kid) = &kid {
-            self.key_rotated(ctx, kid, "ahead", now).await?;
-        }
-        Ok(kid)
-    }
-
-    /// Records a rotation. The key's own write is the key store's; the
-    /// event follows it at once (a crash in between loses the event, never
-    /// the key).
-    async fn key_rotated(
-        &self,
-        ctx: &AuditContext,
-        kid: &str,
-        how: &str,
-        now: u64,
-    ) -> Result<(), AppError> {
-        let detail = serde_json::json!({ "how": how });
-        let event = ctx.event(EventType::KeyRotated, Some(kid), detail, now)?;
-        Ok(audit::append(&*self.store, &event).await?)
+        Ok(self
+            .keys
+            .rotate(&*self.store, ahead, ctx, self.now())
+            .await?)
     }
 
     /// Replaces the signing key at once, deleting the current one (`keys
     /// rotate --now`, for a compromised key); the new kid.
     pub async fn rotate_keys_now(&self) -> Result<String, AppError> {
-        let now = self.now();
         let kid = self
             .keys
-            .rotate(&*self.store, Rotation::Now, now)
-            .await?
-            .ok_or_else(|| AppError::Internal("the key was not replaced".into()))?;
-        self.key_rotated(&AuditContext::cli(), &kid, "now", now)
+            .rotate(
+                &*self.store,
+                Rotation::Now,
+                &AuditContext::cli(),
+                self.now(),
+            )
             .await?;
-        Ok(kid)
+        kid.ok_or_else(|| AppError::Internal("the key was not replaced".into()))
     }
 
     /// The signing keys and their states now (`keys list`).

@@ -881,3 +881,169 @@ async fn the_openapi_document_matches_the_router() {
     let r = s.send(s.request(Method::GET, "/admin/v1/secrets")).await;
     r.assert_problem(404, "not_found");
 }
+
+mod binary {
+    //! The real executable: an admin action survives `kill -9` with its
+    //! event; `users import` is all or nothing and reports per line;
+    //! `audit tail` prints the events.
+
+    use serde_json::{Value, json};
+
+    use crate::{
+        binary::{TEST_ENV, post, run, serve},
+        support::{PASSWORD, TempDir},
+    };
+
+    fn ok(r: (bool, String, String)) -> String {
+        assert!(r.0, "stdout: {}\nstderr: {}", r.1, r.2);
+        r.1
+    }
+
+    /// The events `audit tail` prints, parsed.
+    async fn tail(dir: &TempDir) -> Vec<Value> {
+        let out = ok(run(dir, TEST_ENV, &["audit", "tail", "-n", "1000"], "").await);
+        out.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn kill_9_right_after_an_action_keeps_its_event() {
+        let dir = TempDir::new();
+        let env = TEST_ENV;
+        ok(run(
+            &dir,
+            env,
+            &["roles", "define", "ops", "--perm", "admin.*"],
+            "",
+        )
+        .await);
+        ok(run(
+            &dir,
+            env,
+            &[
+                "users",
+                "create",
+                "--email",
+                "ops@example.com",
+                "--role",
+                "ops",
+            ],
+            &format!("{PASSWORD}\n"),
+        )
+        .await);
+        let mut server = serve(&dir, env, "kill.log").await;
+        let (_, login) = post(
+            &server.base,
+            "/auth/token",
+            json!({"email": "ops@example.com", "password": PASSWORD}),
+        )
+        .await;
+        let token = login["access_token"].as_str().unwrap().to_owned();
+        let response = reqwest::Client::new()
+            .post(format!("{}/admin/v1/users", server.base))
+            .bearer_auth(&token)
+            .json(&json!({"email": "kept@example.com", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let created: Value = response.json().await.unwrap();
+        server.child.start_kill().unwrap();
+        server.child.wait().await.unwrap();
+        let events = tail(&dir).await;
+        let kinds: Vec<(&str, &str)> = events
+            .iter()
+            .map(|e| (e["type"].as_str().unwrap(), e["actor"].as_str().unwrap()))
+            .collect();
+        let ops = events[1]["target"].as_str().unwrap();
+        assert_eq!(
+            kinds,
+            [
+                ("role.defined", "cli"),
+                ("user.created", "cli"),
+                ("login.succeeded", ops),
+                ("user.created", ops),
+            ]
+        );
+        assert_eq!(events[3]["target"], created["user"]["id"]);
+        // The log lines carry the events too, and no secret.
+        let log = std::fs::read_to_string(&server.log).unwrap();
+        assert!(log.contains("user.created"), "{log}");
+        for secret in [PASSWORD, token.as_str()] {
+            assert!(!log.contains(secret));
+        }
+    }
+
+    #[tokio::test]
+    async fn users_import_is_all_or_nothing_and_reports_each_line() {
+        let dir = TempDir::new();
+        let env = TEST_ENV;
+        let bcrypt = bcrypt::hash_with_salt(PASSWORD, 4, [9; 16])
+            .unwrap()
+            .format_for_version(bcrypt::Version::TwoB);
+        let good = [
+            json!({"email": "one@example.com", "password": PASSWORD}),
+            json!({"email": "two@example.com", "name": "Two", "password_hash": bcrypt}),
+        ];
+        let bad = json!({"email": "three@example.com", "password_hash": "$2b$04$broken"});
+        let file = dir.0.join("users.jsonl");
+        let lines = |values: &[&Value]| {
+            values
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        std::fs::write(&file, lines(&[&good[0], &good[1], &bad])).unwrap();
+        let path = file.to_str().unwrap();
+        let (success, out, _) = run(&dir, env, &["users", "import", path], "").await;
+        assert!(!success);
+        assert!(
+            out.contains("line 3: error: three@example.com: invalid_password_hash"),
+            "{out}"
+        );
+        assert!(
+            tail(&dir).await.is_empty(),
+            "a refused batch wrote something"
+        );
+        std::fs::write(
+            &file,
+            lines(&[&good[0], &good[1], &json!({"email": "x@example.com"})]),
+        )
+        .unwrap();
+        let (success, out, _) = run(&dir, env, &["users", "import", path], "").await;
+        assert!(
+            !success && out.contains("line 3: error: give exactly one"),
+            "{out}"
+        );
+        std::fs::write(&file, lines(&[&good[0], &good[1]])).unwrap();
+        let out = ok(run(&dir, env, &["users", "import", path], "").await);
+        assert!(out.contains("line 1: imported one@example.com"), "{out}");
+        assert!(out.contains("line 2: imported two@example.com"), "{out}");
+        assert!(out.contains("imported 2 user(s)"), "{out}");
+        let events = tail(&dir).await;
+        assert_eq!(events.len(), 2);
+        assert_eq!(
+            events[1]["detail"],
+            json!({"roles": [], "imported_hash": true})
+        );
+        assert!(!serde_json::to_string(&events).unwrap().contains(&bcrypt));
+        // Again: the emails exist now, so nothing is imported.
+        let (success, out, _) = run(&dir, env, &["users", "import", path], "").await;
+        assert!(
+            !success && out.contains("line 1: error: one@example.com: email_taken"),
+            "{out}"
+        );
+        // The imported hash signs in.
+        let mut server = serve(&dir, env, "import.log").await;
+        let (status, _) = post(
+            &server.base,
+            "/auth/token",
+            json!({"email": "two@example.com", "password": PASSWORD}),
+        )
+        .await;
+        assert_eq!(status, 200);
+        server.child.start_kill().unwrap();
+    }
+}

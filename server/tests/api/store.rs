@@ -202,13 +202,13 @@ async fn sequential(store: &dyn Store) {
         activates_at: T0 + 100,
         ..key("k3", T0 + 1)
     };
-    assert!(store.schedule_key(&ahead, T0 + 1).await.unwrap());
+    assert!(store.schedule_key(&ahead, T0 + 1, None).await.unwrap());
     let again = StoredKey {
         activates_at: T0 + 101,
         ..key("k4", T0 + 2)
     };
     assert!(
-        !store.schedule_key(&again, T0 + 2).await.unwrap(),
+        !store.schedule_key(&again, T0 + 2, None).await.unwrap(),
         "one waits at a time"
     );
     let keys = store.signing_keys().await.unwrap();
@@ -218,10 +218,10 @@ async fn sequential(store: &dyn Store) {
         .collect();
     assert_eq!(shown, [("k3", T0 + 100, None), ("k1", T0, Some(T0 + 100))]);
     // Once it signs, the next rotation may be scheduled.
-    assert!(store.schedule_key(&again, T0 + 100).await.unwrap());
+    assert!(store.schedule_key(&again, T0 + 100, None).await.unwrap());
     // At once: the current and the waiting key go; retired ones stay.
     store
-        .replace_keys_now(&key("k5", T0 + 102), T0 + 102)
+        .replace_keys_now(&key("k5", T0 + 102), T0 + 102, None)
         .await
         .unwrap();
     let kids: Vec<_> = store
