@@ -548,57 +548,47 @@ async fn audit_tail(
     follow: bool,
 ) -> CliResult {
     let state = state(config, store).await?;
-    let key = &state.cursors;
-    // The last `lines` events: read forward to the end, keeping the tail.
     let mut cursor: Option<String> = None;
-    let mut tail = std::collections::VecDeque::new();
-    loop {
+    // The events after the cursor, which moves past them.
+    let next = async |cursor: &mut Option<String>| {
         let page = admin::audit_events(
             &**store,
-            key,
+            &state.cursors,
             admin::AuditFilter::default(),
             cursor.as_deref(),
             admin::MAX_LIMIT,
         )
         .await?;
-        let full = page.items.len() == admin::MAX_LIMIT as usize;
-        for event in page.items {
-            tail.push_back(event);
-            if tail.len() > lines as usize {
-                tail.pop_front();
-            }
-        }
         if page.next_cursor.is_some() {
-            cursor = page.next_cursor;
+            cursor.clone_from(&page.next_cursor);
+        }
+        Ok::<_, admin::AdminError>(page.items)
+    };
+    // The last `lines` events: read forward to the end, keeping the tail.
+    let mut tail = std::collections::VecDeque::new();
+    loop {
+        let page = next(&mut cursor).await?;
+        let full = page.len() == admin::MAX_LIMIT as usize;
+        tail.extend(page);
+        while tail.len() > lines as usize {
+            tail.pop_front();
         }
         if !full {
             break;
         }
     }
     let mut out = std::io::stdout();
-    for event in &tail {
-        writeln!(out, "{}", audit_line(event))?;
-    }
-    out.flush()?;
-    while follow {
-        tokio::time::sleep(core::time::Duration::from_secs(1)).await;
-        let page = admin::audit_events(
-            &**store,
-            key,
-            admin::AuditFilter::default(),
-            cursor.as_deref(),
-            admin::MAX_LIMIT,
-        )
-        .await?;
-        for event in &page.items {
-            writeln!(out, "{}", audit_line(event))?;
+    loop {
+        for event in tail.drain(..) {
+            writeln!(out, "{}", audit_line(&event))?;
         }
         out.flush()?;
-        if page.next_cursor.is_some() {
-            cursor = page.next_cursor;
+        if !follow {
+            return Ok(());
         }
+        tokio::time::sleep(core::time::Duration::from_secs(1)).await;
+        tail.extend(next(&mut cursor).await?);
     }
-    Ok(())
 }
 
 /// An event as one JSON line, as the admin API shows it.

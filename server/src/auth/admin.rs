@@ -267,10 +267,8 @@ pub(crate) async fn create_user(
 
 /// Creates every user of a batch (`users import`), all or none: each is
 /// checked first (the first failure's index and error are returned and
-/// nothing is written), then all are inserted, each with its event, in
-/// one transaction per user after all checks passed; an insert that
-/// fails (an email taken meanwhile) deletes those of the batch already
-/// inserted, each with a `user.deleted` event.
+/// nothing is written), then all are inserted, each with its
+/// `user.created` event, in one transaction.
 pub(crate) async fn import_users(
     accounts: &Accounts,
     store: &dyn Store,
@@ -278,7 +276,8 @@ pub(crate) async fn import_users(
     ctx: &AuditContext,
     now: u64,
 ) -> Result<Vec<User>, (usize, AdminError)> {
-    let mut prepared = Vec::with_capacity(batch.len());
+    let mut changes = Vec::with_capacity(batch.len());
+    let mut users = Vec::with_capacity(batch.len());
     let mut emails = std::collections::HashSet::new();
     for (index, new) in batch.iter().enumerate() {
         let user = prepare_user(accounts, store, new, now)
@@ -287,27 +286,26 @@ pub(crate) async fn import_users(
         if !emails.insert(user.email.clone()) {
             return Err((index, AdminError::Account(AuthError::EmailTaken)));
         }
-        prepared.push(user);
-    }
-    let mut created: Vec<User> = Vec::with_capacity(prepared.len());
-    for (index, (user, new)) in prepared.into_iter().zip(&batch).enumerate() {
-        let inserted = match created_event(ctx, &user, new, now) {
-            Ok(event) => accounts::insert_user(store, user, new.roles.clone(), &event)
-                .await
-                .map_err(AdminError::Account),
-            Err(e) => Err(e),
+        let event = created_event(ctx, &user, new, now).map_err(|e| (index, e))?;
+        users.push(user.clone());
+        let change = AdminChange::CreateUser {
+            user,
+            roles: new.roles.clone(),
         };
-        match inserted {
-            Ok(user) => created.push(user),
-            Err(e) => {
-                for user in &created {
-                    let _ = delete_user(store, None, &user.id, ctx, now).await;
-                }
-                return Err((index, e));
-            }
-        }
+        changes.push((change, event));
     }
-    Ok(created)
+    match store.apply_all(&changes).await {
+        Ok(()) => {}
+        // An email taken between the checks and the transaction.
+        Err(StoreError::Conflict) => {
+            return Err((0, AdminError::Account(AuthError::EmailTaken)));
+        }
+        Err(e) => return Err((0, e.into())),
+    }
+    for (_, event) in &changes {
+        audit::log(event);
+    }
+    Ok(users)
 }
 
 /// A user by id, with roles and permissions.
@@ -559,7 +557,7 @@ pub(crate) async fn update_user(
 /// Deletes a user with its sessions and grants (`user.deleted`).
 pub(crate) async fn delete_user(
     store: &dyn Store,
-    sessions: Option<&Sessions>,
+    sessions: &Sessions,
     id: &str,
     ctx: &AuditContext,
     now: u64,
@@ -567,9 +565,7 @@ pub(crate) async fn delete_user(
     let change = AdminChange::DeleteUser { id: id.to_owned() };
     let event = event(ctx, EventType::UserDeleted, id, json!({}), now)?;
     let ended = apply(store, &change, &event, AdminError::UserNotFound).await?;
-    if let Some(sessions) = sessions {
-        sessions.forget(&ended);
-    }
+    sessions.forget(&ended);
     Ok(())
 }
 
@@ -633,20 +629,7 @@ pub(crate) async fn grant_role(
     now: u64,
 ) -> Result<(User, bool), AdminError> {
     check_role(role)?;
-    let user = user(store, email).await?;
-    let change = AdminChange::GrantRole {
-        id: user.id.clone(),
-        role: role.to_owned(),
-    };
-    let event = event(
-        ctx,
-        EventType::RolesChanged,
-        &user.id,
-        json!({ "granted": role }),
-        now,
-    )?;
-    let new = changed(store, &change, &event).await?;
-    Ok((user, new))
+    change_role(store, email, role, true, ctx, now).await
 }
 
 /// Revokes `role` from the user with `email` (`roles.changed`); tells
@@ -659,20 +642,33 @@ pub(crate) async fn revoke_role(
     ctx: &AuditContext,
     now: u64,
 ) -> Result<(User, bool), AdminError> {
+    change_role(store, email, role, false, ctx, now).await
+}
+
+/// Grants or revokes one role; whether anything changed.
+async fn change_role(
+    store: &dyn Store,
+    email: &str,
+    role: &str,
+    grant: bool,
+    ctx: &AuditContext,
+    now: u64,
+) -> Result<(User, bool), AdminError> {
     let user = user(store, email).await?;
-    let change = AdminChange::RevokeRole {
-        id: user.id.clone(),
-        role: role.to_owned(),
+    let detail = if grant {
+        json!({ "granted": role })
+    } else {
+        json!({ "revoked": role })
     };
-    let event = event(
-        ctx,
-        EventType::RolesChanged,
-        &user.id,
-        json!({ "revoked": role }),
-        now,
-    )?;
-    let had = changed(store, &change, &event).await?;
-    Ok((user, had))
+    let (id, role) = (user.id.clone(), role.to_owned());
+    let change = if grant {
+        AdminChange::GrantRole { id, role }
+    } else {
+        AdminChange::RevokeRole { id, role }
+    };
+    let event = event(ctx, EventType::RolesChanged, &user.id, detail, now)?;
+    let changed = changed(store, &change, &event).await?;
+    Ok((user, changed))
 }
 
 async fn changed(

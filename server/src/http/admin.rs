@@ -373,7 +373,7 @@ pub(crate) async fn delete_user(
 ) -> Result<StatusCode, AppError> {
     admin::delete_user(
         &*state.store,
-        Some(&state.sessions),
+        &state.sessions,
         &id,
         &caller.acting(&audit),
         caller.auth.now,

@@ -136,6 +136,10 @@ pub trait AdminStore: Send + Sync + 'static {
         change: &AdminChange,
         event: &AuditEvent,
     ) -> Result<ChangeOutcome, StoreError>;
+    /// Applies every change with its event in one transaction (a bulk
+    /// import): all or nothing; the first failure (`Conflict` for a taken
+    /// email) rolls everything back.
+    async fn apply_all(&self, changes: &[(AdminChange, AuditEvent)]) -> Result<(), StoreError>;
 }
 
 /// Groups (user columns + `role`) rows, already in user order, by user.
@@ -205,6 +209,22 @@ macro_rules! admin_store {
                 .rows_affected())
         }
 
+        const GRANT: &str =
+            "INSERT INTO user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+
+        /// Runs `sql` with (`first`, value) for every value.
+        async fn exec_each(
+            conn: &mut $conn,
+            sql: &'static str,
+            first: &str,
+            values: &[String],
+        ) -> Result<(), StoreError> {
+            for value in values {
+                exec(conn, sql, &[first, value]).await?;
+            }
+            Ok(())
+        }
+
         async fn user_exists(conn: &mut $conn, id: &str) -> Result<bool, StoreError> {
             Ok(sqlx::query("SELECT 1 FROM users WHERE id = $1")
                 .bind(id)
@@ -253,15 +273,7 @@ macro_rules! admin_store {
                     .execute(&mut *conn)
                     .await
                     .map_err(backend)?;
-                    for role in roles {
-                        exec(
-                            conn,
-                            "INSERT INTO user_roles (user_id, role) VALUES ($1, $2) \
-                             ON CONFLICT DO NOTHING",
-                            &[&user.id, role],
-                        )
-                        .await?;
-                    }
+                    exec_each(conn, GRANT, &user.id, roles).await?;
                     done(true)
                 }
                 AdminChange::UpdateUser { id, email, name } => {
@@ -326,27 +338,12 @@ macro_rules! admin_store {
                         return Ok(ChangeOutcome::NotFound);
                     }
                     exec(conn, "DELETE FROM user_roles WHERE user_id = $1", &[id]).await?;
-                    for role in roles {
-                        exec(
-                            conn,
-                            "INSERT INTO user_roles (user_id, role) VALUES ($1, $2) \
-                             ON CONFLICT DO NOTHING",
-                            &[id, role],
-                        )
-                        .await?;
-                    }
+                    exec_each(conn, GRANT, id, roles).await?;
                     done(true)
                 }
-                AdminChange::GrantRole { id, role } => done(
-                    exec(
-                        conn,
-                        "INSERT INTO user_roles (user_id, role) VALUES ($1, $2) \
-                         ON CONFLICT DO NOTHING",
-                        &[id, role],
-                    )
-                    .await?
-                        == 1,
-                ),
+                AdminChange::GrantRole { id, role } => {
+                    done(exec(conn, GRANT, &[id, role]).await? == 1)
+                }
                 AdminChange::RevokeRole { id, role } => done(
                     exec(
                         conn,
@@ -374,24 +371,22 @@ macro_rules! admin_store {
                         &[name],
                     )
                     .await?;
-                    for parent in &def.inherits {
-                        exec(
-                            conn,
-                            "INSERT INTO role_inherits (role, parent) VALUES ($1, $2) \
-                             ON CONFLICT DO NOTHING",
-                            &[name, parent],
-                        )
-                        .await?;
-                    }
-                    for perm in &def.perms {
-                        exec(
-                            conn,
-                            "INSERT INTO role_permissions (role, perm) VALUES ($1, $2) \
-                             ON CONFLICT DO NOTHING",
-                            &[name, perm],
-                        )
-                        .await?;
-                    }
+                    exec_each(
+                        conn,
+                        "INSERT INTO role_inherits (role, parent) VALUES ($1, $2) \
+                         ON CONFLICT DO NOTHING",
+                        name,
+                        &def.inherits,
+                    )
+                    .await?;
+                    exec_each(
+                        conn,
+                        "INSERT INTO role_permissions (role, perm) VALUES ($1, $2) \
+                         ON CONFLICT DO NOTHING",
+                        name,
+                        &def.perms,
+                    )
+                    .await?;
                     done(true)
                 }
                 AdminChange::DeleteRole { name } => {
@@ -500,6 +495,23 @@ macro_rules! admin_store {
                     tx.commit().await.map_err(backend)?;
                 }
                 Ok(outcome)
+            }
+
+            async fn apply_all(
+                &self,
+                changes: &[(AdminChange, AuditEvent)],
+            ) -> Result<(), StoreError> {
+                let mut tx = self.$writer.begin().await.map_err(backend)?;
+                for (change, event) in changes {
+                    if !matches!(
+                        run_change(&mut tx, change).await?,
+                        ChangeOutcome::Done { .. }
+                    ) {
+                        return Err(StoreError::NotFound);
+                    }
+                    insert_event(&mut tx, event).await?;
+                }
+                tx.commit().await.map_err(backend)
             }
         }
 

@@ -409,6 +409,18 @@ async fn audit(s: &Server, token: &str, query: &str) -> Vec<Value> {
     }
 }
 
+/// A user row with this id, created at `at`.
+fn bare_user(id: String, at: u64) -> edgeauth_server::User {
+    edgeauth_server::User {
+        email: format!("{id}@example.com"),
+        id,
+        name: None,
+        password_hash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
+        created_at: at,
+        disabled_at: None,
+    }
+}
+
 #[tokio::test]
 async fn pages_stay_stable_while_users_are_added() {
     let s = Server::start(&[]).await;
@@ -421,18 +433,8 @@ async fn pages_stay_stable_while_users_are_added() {
     let store = s.store.shared();
     for i in 0..30 {
         s.clock.advance(1);
-        store
-            .create_user(&edgeauth_server::User {
-                id: format!("{i:02}-before"),
-                email: format!("before{i}@example.com"),
-                name: None,
-                password_hash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
-                    .into(),
-                created_at: s.clock.now(),
-                disabled_at: None,
-            })
-            .await
-            .unwrap();
+        let user = bare_user(format!("{i:02}-before"), s.clock.now());
+        store.create_user(&user).await.unwrap();
     }
     let expected: HashSet<String> = (0..30).map(|i| format!("{i:02}-before")).collect();
     let mut seen = Vec::new();
@@ -447,17 +449,8 @@ async fn pages_stay_stable_while_users_are_added() {
                 let at = if k == 0 { T0 + 1 } else { s.clock.now() + 10 };
                 let n = round * 3 + k;
                 tokio::spawn(async move {
-                    store
-                        .create_user(&edgeauth_server::User {
-                            id: format!("zz-during-{n}"),
-                            email: format!("during{n}@example.com"),
-                            name: None,
-                            password_hash: "x".into(),
-                            created_at: at,
-                            disabled_at: None,
-                        })
-                        .await
-                        .unwrap();
+                    let user = bare_user(format!("zz-during-{n}"), at);
+                    store.create_user(&user).await.unwrap();
                 })
             })
             .collect();
@@ -882,7 +875,7 @@ async fn the_openapi_document_matches_the_router() {
     r.assert_problem(404, "not_found");
 }
 
-mod binary {
+pub(crate) mod binary {
     //! The real executable: an admin action survives `kill -9` with its
     //! event; `users import` is all or nothing and reports per line;
     //! `audit tail` prints the events.
@@ -899,27 +892,18 @@ mod binary {
         r.1
     }
 
-    /// The events `audit tail` prints, parsed.
-    async fn tail(dir: &TempDir) -> Vec<Value> {
-        let out = ok(run(dir, TEST_ENV, &["audit", "tail", "-n", "1000"], "").await);
-        out.lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-
-    #[tokio::test]
-    async fn kill_9_right_after_an_action_keeps_its_event() {
-        let dir = TempDir::new();
-        let env = TEST_ENV;
+    /// An operator, `ops@example.com` with the role `ops` (`admin.*`),
+    /// made by the CLI.
+    pub(crate) async fn operator(dir: &TempDir, env: &[(&str, &str)]) {
         ok(run(
-            &dir,
+            dir,
             env,
             &["roles", "define", "ops", "--perm", "admin.*"],
             "",
         )
         .await);
         ok(run(
-            &dir,
+            dir,
             env,
             &[
                 "users",
@@ -932,6 +916,21 @@ mod binary {
             &format!("{PASSWORD}\n"),
         )
         .await);
+    }
+
+    /// The events `audit tail` prints, parsed.
+    async fn tail(dir: &TempDir) -> Vec<Value> {
+        let out = ok(run(dir, TEST_ENV, &["audit", "tail", "-n", "1000"], "").await);
+        out.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn kill_9_right_after_an_action_keeps_its_event() {
+        let dir = TempDir::new();
+        let env = TEST_ENV;
+        operator(&dir, env).await;
         let mut server = serve(&dir, env, "kill.log").await;
         let (_, login) = post(
             &server.base,

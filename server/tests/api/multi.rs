@@ -632,29 +632,7 @@ async fn admin_actions_on_one_instance_hold_on_the_other() {
     let Some(cluster) = Cluster::new() else {
         return;
     };
-    let env = cluster.env(&[]);
-    let ok = |r: (bool, String, String)| assert!(r.0, "{} {}", r.1, r.2);
-    ok(run(
-        &cluster.dir,
-        &env,
-        &["roles", "define", "ops", "--perm", "admin.*"],
-        "",
-    )
-    .await);
-    ok(run(
-        &cluster.dir,
-        &env,
-        &[
-            "users",
-            "create",
-            "--email",
-            "ops@example.com",
-            "--role",
-            "ops",
-        ],
-        &format!("{PASSWORD}\n"),
-    )
-    .await);
+    crate::admin::binary::operator(&cluster.dir, &cluster.env(&[])).await;
     let (a, b) = tokio::join!(cluster.serve(&[], "a"), cluster.serve(&[], "b"));
     let token = login(&a.base, "ops@example.com").await["access_token"]
         .as_str()
