@@ -807,6 +807,43 @@ async fn no_event_holds_a_secret_and_filters_work() {
 }
 
 #[tokio::test]
+async fn a_throttled_login_is_one_event_without_an_account() {
+    let s = Server::start(&[("LOGIN_MAX_FAILURES", "2")]).await;
+    s.register("locked@example.com").await;
+    for _ in 0..2 {
+        s.post_json(
+            "/auth/token",
+            json!({"email": "locked@example.com", "password": "guess guess"}),
+        )
+        .await
+        .assert_problem(401, "invalid_credentials");
+    }
+    s.post_json(
+        "/auth/token",
+        json!({"email": "locked@example.com", "password": PASSWORD}),
+    )
+    .await
+    .assert_problem(429, "too_many_attempts");
+    let events = s
+        .store
+        .shared()
+        .audit_events(&AuditQuery {
+            kind: Some("login.throttled".into()),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    let event = &events[0].event;
+    assert_eq!(
+        (event.actor.as_str(), event.target.as_deref()),
+        ("anonymous", None)
+    );
+    assert_eq!(event.ip.as_deref(), Some("127.0.0.1"));
+}
+
+#[tokio::test]
 async fn the_openapi_document_matches_the_router() {
     let s = Server::start(&[]).await;
     let r = s.send(s.request(Method::GET, "/openapi.json")).await;
