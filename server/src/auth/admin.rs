@@ -296,9 +296,22 @@ pub(crate) async fn import_users(
     }
     match store.apply_all(&changes).await {
         Ok(()) => {}
-        // An email taken between the checks and the transaction.
+        // An email taken between the checks and the transaction: report
+        // the first line whose email now exists.
         Err(StoreError::Conflict) => {
-            return Err((0, AdminError::Account(AuthError::EmailTaken)));
+            let mut index = 0;
+            for (i, user) in users.iter().enumerate() {
+                if store
+                    .user_by_email(&user.email)
+                    .await
+                    .map_err(|e| (i, e.into()))?
+                    .is_some()
+                {
+                    index = i;
+                    break;
+                }
+            }
+            return Err((index, AdminError::Account(AuthError::EmailTaken)));
         }
         Err(e) => return Err((0, e.into())),
     }
