@@ -401,10 +401,19 @@ async fn a_key_rotation_reaches_every_instance() {
     };
     // `a` rereads the keys every second; `b` only every hour, so it sees
     // the new key only through a token signed with it. The new key is
-    // published 2 s ahead of signing.
+    // published 2 s ahead of signing. The polling below signs in up to
+    // every 100 ms: room for all those sessions, so that the first one
+    // (`old`) is not evicted as the least recently used of ten.
     let (a, b) = tokio::join!(
-        cluster.serve(&[("KEY_RELOAD", "1"), ("KEY_PUBLISH_AHEAD", "2")], "a"),
-        cluster.serve(&[("KEY_RELOAD", "1h")], "b"),
+        cluster.serve(
+            &[
+                ("KEY_RELOAD", "1"),
+                ("KEY_PUBLISH_AHEAD", "2"),
+                ("MAX_SESSIONS", "1000")
+            ],
+            "a"
+        ),
+        cluster.serve(&[("KEY_RELOAD", "1h"), ("MAX_SESSIONS", "1000")], "b"),
     );
     register(&a.base, "keys@example.com").await;
     let kid = |token: &str| -> String { jsonwebtoken::decode_header(token).unwrap().kid.unwrap() };
