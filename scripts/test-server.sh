@@ -28,6 +28,18 @@ cargo clippy -q -p edgeauth-server --all-targets -- -D warnings
 # Built first, so the PostgreSQL server is up only while tests run.
 cargo test -q -p edgeauth-server --no-run
 
+# The OpenAPI document (what GET /openapi.json serves) must be valid
+# OpenAPI 3.1; the API tests check that it lists exactly the routes served.
+echo "openapi-spec-validator: the server's OpenAPI document"
+if ! python3 -m openapi_spec_validator --help >/dev/null 2>&1; then
+  pip install --user -q openapi-spec-validator 2>/dev/null \
+    || pip install --user -q --break-system-packages openapi-spec-validator
+fi
+openapi="$(mktemp --suffix=.json)"
+cargo run -q -p edgeauth-server -- openapi >"$openapi"
+python3 -m openapi_spec_validator "$openapi"
+rm -f "$openapi"
+
 export EDGEAUTH_TEST_REQUIRE_POSTGRES=1
 scripts/with-postgres.sh bash -euo pipefail -c '
   echo "test -p edgeauth-server (SQLite; store conformance on both backends)"

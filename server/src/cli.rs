@@ -1,11 +1,15 @@
-//! The `edgeauth` command line: `serve`, `migrate`, `keys`, `users`, `roles`.
+//! The `edgeauth` command line: `serve`, `migrate`, `keys`, `users`, `roles`, `audit`.
 
 use std::{io::Write as _, path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::{Parser, Subcommand};
 
 use crate::{
-    auth::{admin, tokens},
+    auth::{
+        admin::{self, Credential, NewUser},
+        audit::AuditContext,
+        tokens,
+    },
     clock::{Clock, SystemClock},
     config::{Config, LogFormat, Mode},
     http::app,
@@ -45,6 +49,26 @@ enum Command {
     /// Roles: grants and the role hierarchy.
     #[command(subcommand)]
     Roles(RolesCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Print the OpenAPI 3.1 document of the HTTP API (what GET
+    /// /openapi.json serves).
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Print audit events as JSON lines, oldest first: the last N, then
+    /// with --follow every new one as it is written (polled every second).
+    Tail {
+        /// How many of the latest events to print first.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        lines: u32,
+        /// Keep printing new events.
+        #[arg(long)]
+        follow: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,6 +104,16 @@ enum UsersCommand {
         /// A role to grant (repeatable).
         #[arg(long = "role", value_name = "ROLE")]
         roles: Vec<String>,
+    },
+    /// Import users from a JSON Lines file (`-` for standard input): one
+    /// object per line as the body of POST /admin/v1/users, `{email,
+    /// name?, password}` or `{email, name?, password_hash}` (a PHC string:
+    /// argon2id, argon2i, bcrypt, scrypt, pbkdf2-sha256). Every line is
+    /// checked first and reported; the batch is imported only when every
+    /// line passes (all or nothing), each user recorded as `user.created`.
+    Import {
+        /// The JSON Lines file.
+        file: PathBuf,
     },
 }
 
@@ -121,6 +155,10 @@ type CliResult = Result<(), Box<dyn core::error::Error + Send + Sync>>;
 /// Runs the command line; the binary's `main` is just this.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Openapi = cli.command {
+        println!("{}", crate::http::openapi_document());
+        return ExitCode::SUCCESS;
+    }
     if let Command::Keys(KeysCommand::GenerateMasterKey) = cli.command {
         return match MasterKey::generate() {
             Ok(key) => {
@@ -242,11 +280,15 @@ async fn dispatch(command: Command, config: Config) -> CliResult {
             }
             Ok(())
         }
-        Command::Keys(KeysCommand::GenerateMasterKey) => Ok(()),
+        Command::Keys(KeysCommand::GenerateMasterKey) | Command::Openapi => Ok(()),
         Command::Users(UsersCommand::Create { email, name, roles }) => {
             users_create(&config, &store, &email, name, &roles).await
         }
+        Command::Users(UsersCommand::Import { file }) => users_import(&config, &store, &file).await,
         Command::Roles(command) => roles_command(&*store, command).await,
+        Command::Audit(AuditCommand::Tail { lines, follow }) => {
+            audit_tail(&config, &store, lines, follow).await
+        }
     };
     opened.close().await;
     result
@@ -314,7 +356,8 @@ async fn serve(config: Config, store: &Arc<dyn Store>, opened: &AnyStore) -> Cli
     Ok(())
 }
 
-/// Deletes long-ended sessions at start and then every hour.
+/// Deletes long-ended sessions, and audit events older than
+/// `AUDIT_RETENTION`, at start and then every hour.
 async fn purge_every_hour(state: AppState) {
     let mut ticks = tokio::time::interval(core::time::Duration::from_secs(3600));
     loop {
@@ -323,6 +366,11 @@ async fn purge_every_hour(state: AppState) {
             Ok(0) => {}
             Ok(n) => tracing::info!(sessions = n, "purged ended sessions"),
             Err(e) => tracing::error!(error = %e, "purging ended sessions failed"),
+        }
+        match state.purge_audit().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events = n, "purged audit events past AUDIT_RETENTION"),
+            Err(e) => tracing::error!(error = %e, "purging audit events failed"),
         }
     }
 }
@@ -391,24 +439,182 @@ async fn users_create(
     std::io::stdin().read_line(&mut line)?;
     let password = SecretString::new(line.trim_end_matches(['\r', '\n']));
     let state = state(config, store).await?;
-    let user = admin::create_user(
+    let new = NewUser {
+        email: email.to_owned(),
+        name,
+        credential: Credential::Password(password),
+        roles: roles.to_vec(),
+    };
+    let info = admin::create_user(
         &state.accounts,
         &**store,
-        email,
-        &password,
-        name,
-        roles,
+        new,
+        &AuditContext::cli(),
         state.now(),
     )
     .await?;
-    println!("created user {} ({})", user.email, user.id);
+    println!("created user {} ({})", info.user.email, info.user.id);
     Ok(())
 }
 
+/// One line of an import file: the admin API's body.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportLine {
+    email: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    password: Option<SecretString>,
+    #[serde(default)]
+    password_hash: Option<SecretString>,
+}
+
+async fn users_import(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    file: &std::path::Path,
+) -> CliResult {
+    let text = if file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())?
+    } else {
+        std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?
+    };
+    let mut batch = Vec::new();
+    let mut lines = Vec::new();
+    let mut bad = 0_usize;
+    for (index, line) in text.lines().enumerate() {
+        let number = index + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed: Result<ImportLine, String> =
+            serde_json::from_str(line).map_err(|e| format!("not a user object: {e}"));
+        let new = parsed.and_then(|l| match (l.password, l.password_hash) {
+            (Some(p), None) => Ok((l.email, l.name, Credential::Password(p))),
+            (None, Some(h)) => Ok((l.email, l.name, Credential::Hash(h))),
+            _ => Err("give exactly one of password and password_hash".to_owned()),
+        });
+        match new {
+            Ok((email, name, credential)) => {
+                batch.push(NewUser {
+                    email,
+                    name,
+                    credential,
+                    roles: Vec::new(),
+                });
+                lines.push(number);
+            }
+            Err(e) => {
+                bad += 1;
+                println!("line {number}: error: {e}");
+            }
+        }
+    }
+    if bad > 0 {
+        return Err(format!("{bad} line(s) refused; nothing imported").into());
+    }
+    let state = state(config, store).await?;
+    let emails: Vec<String> = batch.iter().map(|n| n.email.clone()).collect();
+    match admin::import_users(
+        &state.accounts,
+        &**store,
+        batch,
+        &AuditContext::cli(),
+        state.now(),
+    )
+    .await
+    {
+        Ok(users) => {
+            for (number, user) in lines.iter().zip(&users) {
+                println!("line {number}: imported {} ({})", user.email, user.id);
+            }
+            println!("imported {} user(s)", users.len());
+            Ok(())
+        }
+        Err((index, e)) => {
+            let number = lines.get(index).copied().unwrap_or_default();
+            let email = emails.get(index).map_or("", String::as_str);
+            println!("line {number}: error: {email}: {} ({e})", e.code());
+            Err("nothing imported".into())
+        }
+    }
+}
+
+async fn audit_tail(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    lines: u32,
+    follow: bool,
+) -> CliResult {
+    let state = state(config, store).await?;
+    let mut cursor: Option<String> = None;
+    // The events after the cursor, which moves past them.
+    let next = async |cursor: &mut Option<String>| {
+        let page = admin::audit_events(
+            &**store,
+            &state.cursors,
+            admin::AuditFilter::default(),
+            cursor.as_deref(),
+            admin::MAX_LIMIT,
+        )
+        .await?;
+        if page.next_cursor.is_some() {
+            cursor.clone_from(&page.next_cursor);
+        }
+        Ok::<_, admin::AdminError>(page.items)
+    };
+    // The last `lines` events: read forward to the end, keeping the tail.
+    let mut tail = std::collections::VecDeque::new();
+    loop {
+        let page = next(&mut cursor).await?;
+        let full = page.len() == admin::MAX_LIMIT as usize;
+        tail.extend(page);
+        while tail.len() > lines as usize {
+            tail.pop_front();
+        }
+        if !full {
+            break;
+        }
+    }
+    let mut out = std::io::stdout();
+    loop {
+        for event in tail.drain(..) {
+            writeln!(out, "{}", audit_line(&event))?;
+        }
+        out.flush()?;
+        if !follow {
+            return Ok(());
+        }
+        tokio::time::sleep(core::time::Duration::from_secs(1)).await;
+        tail.extend(next(&mut cursor).await?);
+    }
+}
+
+/// An event as one JSON line, as the admin API shows it.
+fn audit_line(logged: &crate::store::LoggedEvent) -> String {
+    let e = &logged.event;
+    let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap_or_default();
+    serde_json::json!({
+        "id": e.id,
+        "at": crate::http::rfc3339(e.at),
+        "type": e.kind,
+        "actor": e.actor,
+        "target": e.target,
+        "ip": e.ip,
+        "user_agent": e.user_agent,
+        "request_id": e.request_id,
+        "detail": detail,
+    })
+    .to_string()
+}
+
 async fn roles_command(store: &dyn Store, command: RolesCommand) -> CliResult {
+    let cli = AuditContext::cli();
     match command {
         RolesCommand::Grant { email, role } => {
-            let (user, new) = admin::grant_role(store, &email, &role).await?;
+            let (user, new) =
+                admin::grant_role(store, &email, &role, &cli, SystemClock.now()).await?;
             println!(
                 "{} {role} to {}",
                 if new { "granted" } else { "already granted" },
@@ -416,7 +622,8 @@ async fn roles_command(store: &dyn Store, command: RolesCommand) -> CliResult {
             );
         }
         RolesCommand::Revoke { email, role } => {
-            let (user, had) = admin::revoke_role(store, &email, &role).await?;
+            let (user, had) =
+                admin::revoke_role(store, &email, &role, &cli, SystemClock.now()).await?;
             println!(
                 "{} {role} from {}",
                 if had { "revoked" } else { "did not have" },
@@ -434,7 +641,7 @@ async fn roles_command(store: &dyn Store, command: RolesCommand) -> CliResult {
                 perms,
             };
             let name = def.name.clone();
-            let grants = admin::define_role(store, def, SystemClock.now()).await?;
+            let grants = admin::define_role(store, def, &cli, SystemClock.now()).await?;
             println!(
                 "defined {name}: roles [{}], permissions [{}]",
                 grants.roles.join(", "),

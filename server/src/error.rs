@@ -11,7 +11,7 @@ use axum::{
 };
 /// The media type of every error body.
 pub use edgeauth_core::PROBLEM_JSON;
-use edgeauth_core::{Challenge, Extension, VerifyError};
+use edgeauth_core::{AccessError, Challenge, Extension, VerifyError};
 
 /// A failed request: what the client is told, and for internal errors what
 /// is logged.
@@ -47,6 +47,11 @@ pub enum AppError {
     /// 403 `csrf_rejected`: a cookie-authenticated state change from an
     /// origin that is not allowed.
     CsrfRejected,
+    /// 401 or 403 with the core's authorization code (`missing_token`,
+    /// `insufficient_permission`, ...).
+    Access(AccessError),
+    /// 409 with a code (`role_in_use`).
+    Conflict(&'static str),
     /// 404 with a code (`not_found`, `session_not_found`).
     NotFound(&'static str),
     /// 409 `email_taken`.
@@ -93,6 +98,10 @@ impl AppError {
             | Self::InvalidRefreshToken
             | Self::RefreshTokenReused => StatusCode::UNAUTHORIZED,
             Self::CsrfRejected => StatusCode::FORBIDDEN,
+            Self::Access(e) => {
+                StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN)
+            }
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::EmailTaken => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -115,6 +124,8 @@ impl AppError {
             Self::InvalidRefreshToken => "invalid_refresh_token",
             Self::RefreshTokenReused => "refresh_token_reused",
             Self::CsrfRejected => "csrf_rejected",
+            Self::Access(e) => e.code(),
+            Self::Conflict(code) => code,
             Self::NotFound(code) => code,
             Self::EmailTaken => "email_taken",
             Self::PayloadTooLarge => "payload_too_large",
@@ -145,6 +156,11 @@ impl AppError {
             Self::CsrfRejected => {
                 "a cookie-authenticated request must come from an allowed Origin".into()
             }
+            Self::Access(AccessError::MissingToken) => {
+                "no access token: send Authorization: Bearer or the session cookie".into()
+            }
+            Self::Access(e) => format!("{e}: the token does not grant this"),
+            Self::Conflict(_) => "the role is granted to a user or inherited by a role".into(),
             Self::NotFound(_) => "not found".into(),
             Self::EmailTaken => "an account with this email already exists".into(),
             Self::PayloadTooLarge => "the request body is too large".into(),
@@ -295,7 +311,9 @@ impl Problem {
         }
         if status == StatusCode::UNAUTHORIZED {
             let challenge = match error {
-                AppError::MissingToken => Challenge::Bearer,
+                AppError::MissingToken | AppError::Access(AccessError::MissingToken) => {
+                    Challenge::Bearer
+                }
                 AppError::InvalidToken(e) => Challenge::for_verify(*e),
                 _ => Challenge::InvalidToken(None),
             };
@@ -330,6 +348,25 @@ impl From<crate::store::StoreError> for AppError {
         match e {
             crate::store::StoreError::Unavailable(_) => Self::Unavailable(Box::new(e)),
             e => Self::internal(e),
+        }
+    }
+}
+
+/// An administrative refusal as an HTTP answer.
+impl From<crate::auth::admin::AdminError> for AppError {
+    fn from(e: crate::auth::admin::AdminError) -> Self {
+        use crate::auth::admin::AdminError as E;
+        match e {
+            E::Account(e) => e.into(),
+            E::Store(e) => e.into(),
+            E::NoSuchUser(_) | E::UserNotFound => Self::NotFound("user_not_found"),
+            E::RoleNotFound => Self::NotFound("role_not_found"),
+            E::RoleInUse => Self::Conflict("role_in_use"),
+            E::InvalidPage(_) => Self::bad_request(e.to_string()),
+            e => Self::Unprocessable {
+                code: e.code(),
+                detail: e.to_string(),
+            },
         }
     }
 }
@@ -412,6 +449,27 @@ mod tests {
                 "database_unavailable",
             ),
             (AppError::internal("boom"), 500, "internal_error"),
+            (
+                AppError::Access(AccessError::MissingToken),
+                401,
+                "missing_token",
+            ),
+            (
+                AppError::Access(AccessError::InsufficientPermission),
+                403,
+                "insufficient_permission",
+            ),
+            (AppError::NotFound("user_not_found"), 404, "user_not_found"),
+            (AppError::NotFound("role_not_found"), 404, "role_not_found"),
+            (AppError::Conflict("role_in_use"), 409, "role_in_use"),
+            (
+                AppError::Unprocessable {
+                    code: "invalid_password_hash",
+                    detail: String::new(),
+                },
+                422,
+                "invalid_password_hash",
+            ),
         ];
         for (error, status, code) in cases {
             assert_eq!((error.status().as_u16(), error.code()), (status, code));

@@ -30,8 +30,8 @@ pub use crate::{
     auth::tokens::{KeyInfo, KeyState},
     clock::{Clock, ManualClock, SystemClock},
     config::{
-        Argon2Costs, Backend, Config, ConfigError, CookieSettings, DatabaseSettings, DatabaseUrl,
-        KeySettings, Mode, PasswordRules, PasswordSettings, Rate, RevocationSettings,
+        Argon2Costs, AuditSettings, Backend, Config, ConfigError, CookieSettings, DatabaseSettings,
+        DatabaseUrl, KeySettings, Mode, PasswordRules, PasswordSettings, Rate, RevocationSettings,
         ServerSettings, SessionSettings, Synchronous, ThrottleSettings, parse_duration_ms,
     },
     config::{ConnectionSettings, LogFormat, TelemetrySettings},
@@ -40,8 +40,9 @@ pub use crate::{
     secret::{MasterKey, SecretString},
     state::AppState,
     store::{
-        AnyStore, KeyStore, NewSession, PgStore, RefreshRecord, RevocationStore, RoleDef,
+        AdminChange, AdminStore, AnyStore, AuditEvent, AuditQuery, AuditStore, ChangeOutcome,
+        KeyStore, LoggedEvent, NewSession, PgStore, RefreshRecord, RevocationStore, RoleDef,
         RoleStore, RotateOutcome, Rotation, Session, SessionStore, SqliteStore, Store, StoreError,
-        StoredKey, ThrottleStore, User, UserStore, connect_store,
+        StoredKey, ThrottleStore, User, UserPage, UserStore, connect_store,
     },
 };

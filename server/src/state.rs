@@ -6,6 +6,8 @@ use std::sync::Arc;
 use crate::{
     auth::{
         Accounts, Sessions,
+        admin::CursorKey,
+        audit::{self, AuditContext},
         limiter::{LoginLimiter, LoginLimits},
         password::{PasswordHasher, PasswordPolicy},
         purge,
@@ -35,6 +37,8 @@ pub struct AppState {
     pub(crate) keys: Arc<Keyring>,
     pub(crate) rates: Arc<Rates>,
     pub(crate) revocations: Arc<RevocationFeed>,
+    /// Signs the admin API's list cursors.
+    pub(crate) cursors: CursorKey,
 }
 
 impl core::fmt::Debug for AppState {
@@ -117,6 +121,7 @@ impl AppState {
             config.sessions.access_ttl,
         ));
         Ok(Self {
+            cursors: CursorKey::new(master.derive("admin-cursor")),
             rates: Arc::new(rates),
             revocations: Arc::new(revocations),
             config: Arc::new(config),
@@ -155,12 +160,31 @@ impl AppState {
         Ok(purge::ended_sessions(&*self.store, self.now(), after).await?)
     }
 
+    /// Deletes the audit events older than `AUDIT_RETENTION` (the server
+    /// does this every hour); returns how many went.
+    pub async fn purge_audit(&self) -> Result<u64, AppError> {
+        let retention = self.config.audit.retention;
+        Ok(audit::purge(&*self.store, self.now(), retention).await?)
+    }
+
     /// Publishes a new signing key that takes over after
     /// `KEY_PUBLISH_AHEAD` (`keys rotate`); its kid, or None when a key was
     /// already waiting to take over.
     pub async fn rotate_keys(&self) -> Result<Option<String>, AppError> {
+        self.rotate_keys_by(&AuditContext::cli()).await
+    }
+
+    /// [`Self::rotate_keys`] on behalf of `ctx`, recorded as `key.rotated`
+    /// in the key's transaction.
+    pub(crate) async fn rotate_keys_by(
+        &self,
+        ctx: &AuditContext,
+    ) -> Result<Option<String>, AppError> {
         let ahead = Rotation::Ahead(self.config.keys.publish_ahead);
-        Ok(self.keys.rotate(&*self.store, ahead, self.now()).await?)
+        Ok(self
+            .keys
+            .rotate(&*self.store, ahead, ctx, self.now())
+            .await?)
     }
 
     /// Replaces the signing key at once, deleting the current one (`keys
@@ -168,7 +192,12 @@ impl AppState {
     pub async fn rotate_keys_now(&self) -> Result<String, AppError> {
         let kid = self
             .keys
-            .rotate(&*self.store, Rotation::Now, self.now())
+            .rotate(
+                &*self.store,
+                Rotation::Now,
+                &AuditContext::cli(),
+                self.now(),
+            )
             .await?;
         kid.ok_or_else(|| AppError::Internal("the key was not replaced".into()))
     }
@@ -186,7 +215,7 @@ impl AppState {
         if interval == 0 || !tokens::rotation_due(&self.key_list().await?, interval, self.now()) {
             return Ok(None);
         }
-        self.rotate_keys().await
+        self.rotate_keys_by(&AuditContext::system()).await
     }
 
     fn publish_for(&self) -> u64 {

@@ -3,13 +3,16 @@
 use core::net::IpAddr;
 use std::sync::Arc;
 
+use serde_json::json;
+
 use crate::{
     secret::{SecretString, random},
-    store::{Store, StoreError, User},
+    store::{AdminChange, AuditEvent, Store, StoreError, User},
 };
 
 use super::{
     AuthError,
+    audit::{self, AuditContext, EventType},
     limiter::LoginLimiter,
     normalize,
     password::{PasswordHasher, PasswordPolicy},
@@ -47,8 +50,9 @@ impl Accounts {
         }
     }
 
-    /// Creates an account (register, and `users create`).
-    pub(crate) async fn register(
+    /// Checks a new account's email, name and password and hashes the
+    /// password: the user to insert (register, and `users create`).
+    pub(crate) async fn prepare(
         &self,
         email: &str,
         password: &SecretString,
@@ -66,21 +70,27 @@ impl Accounts {
             return Err(AuthError::EmailTaken);
         }
         let password_hash = self.hasher.hash(slot, normalized).await?;
-        let id = uuid::Builder::from_random_bytes(random()?)
-            .into_uuid()
-            .to_string();
-        let user = User {
-            id,
-            email,
-            name,
-            password_hash,
-            created_at: now,
-        };
-        match self.store.create_user(&user).await {
-            Ok(()) => Ok(user),
-            Err(StoreError::Conflict) => Err(AuthError::EmailTaken),
-            Err(e) => Err(e.into()),
-        }
+        new_user(email, name, password_hash, now)
+    }
+
+    /// Registers an account (`POST /auth/register`), with its
+    /// `user.registered` event, acted by the new user.
+    pub(crate) async fn register(
+        &self,
+        email: &str,
+        password: &SecretString,
+        name: Option<String>,
+        ctx: &AuditContext,
+        now: u64,
+    ) -> Result<User, AuthError> {
+        let user = self.prepare(email, password, name, now).await?;
+        let event = ctx.acted_by(&user.id).event(
+            EventType::UserRegistered,
+            Some(&user.id),
+            json!({}),
+            now,
+        )?;
+        insert_user(&*self.store, user, Vec::new(), &event).await
     }
 
     /// Checks an email and password: the same answer, and the same argon2
@@ -91,12 +101,25 @@ impl Accounts {
         email: &str,
         password: &SecretString,
         client: IpAddr,
+        ctx: &AuditContext,
         now: u64,
     ) -> Result<User, AuthError> {
         // The hashing slot first: a flood is shed before it costs a lookup.
         let slot = self.hasher.slot().await?;
         let store = &*self.store;
-        let counted = self.limiter.check(store, email, client, now).await?;
+        let counted = match self.limiter.check(store, email, client, now).await {
+            Err(e @ AuthError::TooManyAttempts(_)) => {
+                let event = ctx.acted_by(audit::ACTOR_ANONYMOUS).event(
+                    EventType::LoginThrottled,
+                    None,
+                    json!({}),
+                    now,
+                )?;
+                audit::append(store, &event).await?;
+                return Err(e);
+            }
+            other => other?,
+        };
         let user = match normalize::email(email) {
             Ok(email) => store.user_by_email(&email).await?,
             Err(_) => None,
@@ -109,8 +132,26 @@ impl Accounts {
                 user.as_ref().map(|u| u.password_hash.as_str()),
             )
             .await?;
-        let Some(user) = user.filter(|_| verified.ok) else {
+        // A disabled account answers like a wrong password, after the
+        // same argon2 work.
+        let disabled = user.as_ref().is_some_and(|u| u.disabled_at.is_some());
+        let target = user.as_ref().map(|u| u.id.clone());
+        let Some(user) = user.filter(|u| verified.ok && u.disabled_at.is_none()) else {
             self.limiter.failed(store, email, client, now).await?;
+            let reason = if disabled && verified.ok {
+                "disabled"
+            } else {
+                "invalid_credentials"
+            };
+            // The actor is the account tried, when it exists.
+            let actor = target.as_deref().unwrap_or(audit::ACTOR_ANONYMOUS);
+            let event = ctx.acted_by(actor).event(
+                EventType::LoginFailed,
+                target.as_deref(),
+                json!({ "reason": reason }),
+                now,
+            )?;
+            audit::append(store, &event).await?;
             return Err(AuthError::InvalidCredentials);
         };
         self.limiter
@@ -121,5 +162,47 @@ impl Accounts {
             tracing::info!(user_id = %user.id, "password rehashed with the current argon2 parameters");
         }
         Ok(user)
+    }
+}
+
+/// A new user row with a fresh id.
+pub(crate) fn new_user(
+    email: String,
+    name: Option<String>,
+    password_hash: String,
+    now: u64,
+) -> Result<User, AuthError> {
+    let id = uuid::Builder::from_random_bytes(random()?)
+        .into_uuid()
+        .to_string();
+    Ok(User {
+        id,
+        email,
+        name,
+        password_hash,
+        created_at: now,
+        disabled_at: None,
+    })
+}
+
+/// Inserts a user with its roles and its event, in one transaction;
+/// `email_taken` if the email is taken meanwhile.
+pub(crate) async fn insert_user(
+    store: &dyn Store,
+    user: User,
+    roles: Vec<String>,
+    event: &AuditEvent,
+) -> Result<User, AuthError> {
+    let change = AdminChange::CreateUser {
+        user: user.clone(),
+        roles,
+    };
+    match store.apply(&change, event).await {
+        Ok(_) => {
+            audit::log(event);
+            Ok(user)
+        }
+        Err(StoreError::Conflict) => Err(AuthError::EmailTaken),
+        Err(e) => Err(e.into()),
     }
 }

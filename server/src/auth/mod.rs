@@ -4,7 +4,9 @@
 
 pub(crate) mod accounts;
 pub(crate) mod admin;
+pub(crate) mod audit;
 mod error;
+pub(crate) mod imported;
 pub(crate) mod limiter;
 mod normalize;
 pub(crate) mod password;
@@ -30,7 +32,12 @@ pub(crate) use sessions::{Sessions, TokenPair};
 pub(crate) const AMR_PASSWORD: &str = "pwd";
 
 /// Signs in with email and password: the credential check, then the shared
-/// sign-in tail with `amr` `["pwd"]`.
+/// sign-in tail with `amr` `["pwd"]`; the session and its `login.succeeded`
+/// event are written together (a failure's event by the check).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the request's parts, each needed"
+)]
 pub(crate) async fn login(
     accounts: &Accounts,
     sessions: &Sessions,
@@ -38,12 +45,24 @@ pub(crate) async fn login(
     password: &SecretString,
     client: IpAddr,
     user_agent: Option<String>,
+    ctx: &audit::AuditContext,
     now: u64,
 ) -> Result<TokenPair, AuthError> {
-    let checked = accounts.check_password(email, password, client, now).await;
+    let checked = accounts
+        .check_password(email, password, client, ctx, now)
+        .await;
     crate::metrics::login(&checked);
     let user = checked?;
-    sessions
-        .sign_in(&user.id, user_agent, vec![AMR_PASSWORD.to_owned()], now)
-        .await
+    let amr = vec![AMR_PASSWORD.to_owned()];
+    let event = ctx.acted_by(&user.id).event(
+        audit::EventType::LoginSucceeded,
+        Some(&user.id),
+        serde_json::json!({ "amr": amr }),
+        now,
+    )?;
+    let pair = sessions
+        .sign_in_audited(&user.id, user_agent, amr, Some(event.clone()), now)
+        .await?;
+    audit::log(&event);
+    Ok(pair)
 }

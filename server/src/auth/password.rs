@@ -246,30 +246,37 @@ impl PasswordHasher {
         let salt: [u8; 16] = random()?;
         let verifications = Arc::clone(&self.verifications);
         Self::run(slot, move || {
-            let Ok(parsed) = PasswordHash::new(&stored) else {
-                return Verified {
-                    ok: false,
-                    rehash: None,
-                };
+            let password = normalized.expose().as_bytes();
+            // An imported bcrypt, scrypt or PBKDF2 hash is checked with its
+            // own function, and always replaced by argon2id once it matches.
+            let (ok, outdated) = match super::imported::verify(password, &stored) {
+                Some(matched) => (matched & exists, true),
+                None => {
+                    let Ok(parsed) = PasswordHash::new(&stored) else {
+                        return Verified {
+                            ok: false,
+                            rehash: None,
+                        };
+                    };
+                    // The hash is checked first and unconditionally: an
+                    // unknown account must cost the same argon2 work as a
+                    // wrong password.
+                    verifications.fetch_add(1, Ordering::Relaxed);
+                    let matched = Self::argon2(current.clone())
+                        .verify_password(password, &parsed)
+                        .is_ok();
+                    let outdated = parsed.algorithm != ARGON2ID_IDENT
+                        || Params::try_from(&parsed).map_or(true, |p| {
+                            (p.m_cost(), p.t_cost(), p.p_cost())
+                                != (current.m_cost(), current.t_cost(), current.p_cost())
+                        });
+                    (matched & exists, outdated)
+                }
             };
-            // The hash is checked first and unconditionally: an unknown
-            // account must cost the same argon2 work as a wrong password.
-            let argon2_matches = |parsed: &PasswordHash| {
-                verifications.fetch_add(1, Ordering::Relaxed);
-                Self::argon2(current.clone())
-                    .verify_password(normalized.expose().as_bytes(), parsed)
-                    .is_ok()
-            };
-            let ok = argon2_matches(&parsed) & exists;
-            let outdated = parsed.algorithm != ARGON2ID_IDENT
-                || Params::try_from(&parsed).map_or(true, |p| {
-                    (p.m_cost(), p.t_cost(), p.p_cost())
-                        != (current.m_cost(), current.t_cost(), current.p_cost())
-                });
             let rehash = (ok && outdated)
                 .then(|| {
                     Self::argon2(current)
-                        .hash_password_with_salt(normalized.expose().as_bytes(), &salt)
+                        .hash_password_with_salt(password, &salt)
                         .ok()
                         .map(|h| h.to_string())
                 })

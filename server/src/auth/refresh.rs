@@ -10,11 +10,17 @@
 
 use core::fmt;
 
-use super::AuthError;
+use super::{
+    AuthError,
+    audit::{self, AuditContext, EventType},
+};
 use crate::{
     metrics::{self, Refresh},
     secret::{b64, b64_array, hmac_sha256, random, sha256},
-    store::{NewSession, RefreshRecord, RotateOutcome, Rotation, Session, Store},
+    store::{
+        AdminChange, AuditEvent, ChangeOutcome, NewSession, RefreshRecord, RotateOutcome, Rotation,
+        Session, Store,
+    },
 };
 
 use super::session_cache::SessionCache;
@@ -104,16 +110,29 @@ pub(crate) struct Granted {
     pub(crate) tid: Option<String>,
 }
 
+/// Who signs in, from what, how, and the event that records it.
+#[derive(Debug)]
+pub(crate) struct Start<'a> {
+    pub(crate) user_id: &'a str,
+    pub(crate) user_agent: Option<String>,
+    pub(crate) amr: Vec<String>,
+    pub(crate) audit: Option<AuditEvent>,
+}
+
 /// Starts a session (a new family) for a user who just signed in.
 pub(crate) async fn start(
     store: &dyn Store,
     cache: &SessionCache,
     policy: SessionPolicy,
-    user_id: &str,
-    user_agent: Option<String>,
-    amr: Vec<String>,
+    start: Start<'_>,
     now: u64,
 ) -> Result<Granted, AuthError> {
+    let Start {
+        user_id,
+        user_agent,
+        amr,
+        audit,
+    } = start;
     let token = RefreshToken::generate()?;
     let id = uuid::Builder::from_random_bytes(random()?)
         .into_uuid()
@@ -132,6 +151,7 @@ pub(crate) async fn start(
                 amr: amr.clone(),
                 tid: None,
                 token_hash: token.hash(),
+                audit,
             },
             policy.max_sessions,
         )
@@ -262,7 +282,26 @@ async fn reused(
     session: &Session,
     now: u64,
 ) -> Result<AuthError, AuthError> {
-    if revoke(store, cache, &session.id, None, now).await? {
+    // Revoked with its `refresh.reused` event in one transaction, acted by
+    // the server on the session's user.
+    let change = AdminChange::RevokeSession {
+        id: session.id.clone(),
+        user_id: session.user_id.clone(),
+        now,
+    };
+    let event = AuditContext::system().event(
+        EventType::RefreshReused,
+        Some(&session.user_id),
+        serde_json::json!({ "session_id": session.id }),
+        now,
+    )?;
+    let revoked = matches!(
+        store.apply(&change, &event).await?,
+        ChangeOutcome::Done { .. }
+    );
+    cache.forget(&session.id);
+    if revoked {
+        audit::log(&event);
         tracing::warn!(
             session_id = %session.id,
             user_id = %session.user_id,
@@ -270,21 +309,6 @@ async fn reused(
         );
     }
     Ok(AuthError::RefreshTokenReused)
-}
-
-/// Revokes a session (only the user's own, when `user_id` is given) and
-/// forgets it from the session cache at once; false if there was no such
-/// live session.
-pub(crate) async fn revoke(
-    store: &dyn Store,
-    cache: &SessionCache,
-    id: &str,
-    user_id: Option<&str>,
-    now: u64,
-) -> Result<bool, AuthError> {
-    let revoked = store.revoke_session(id, user_id, now).await?;
-    cache.forget(id);
-    Ok(revoked)
 }
 
 /// The session that a logout with a refresh token ends. Only the current

@@ -94,6 +94,7 @@ mod tests {
             name: None,
             password_hash: String::new(),
             created_at: 0,
+            disabled_at: None,
         })
     }
 

@@ -9,10 +9,13 @@ use std::sync::Arc;
 
 use edgeauth_core::{Claims, VerifyError};
 
-use super::AuthError;
+use super::{
+    AuthError,
+    audit::{self, AuditContext, EventType},
+};
 use crate::{
     secret::{b64, random},
-    store::{Session, Store, User},
+    store::{AdminChange, AuditEvent, ChangeOutcome, Session, Store, User},
 };
 
 use super::{
@@ -80,25 +83,38 @@ impl Sessions {
 
     /// The sign-in tail: whatever checked the user's credentials, a new
     /// session remembering `amr` (RFC 8176 method values), and its first
-    /// token pair.
-    pub(crate) async fn sign_in(
+    /// token pair; `audit` (the sign-in's event) is appended in the
+    /// transaction that creates the session.
+    pub(crate) async fn sign_in_audited(
         &self,
         user_id: &str,
         user_agent: Option<String>,
         amr: Vec<String>,
+        audit: Option<AuditEvent>,
         now: u64,
     ) -> Result<TokenPair, AuthError> {
         let granted = refresh::start(
             &*self.store,
             &self.cache,
             self.policy,
-            user_id,
-            user_agent,
-            amr,
+            refresh::Start {
+                user_id,
+                user_agent,
+                amr,
+                audit,
+            },
             now,
         )
         .await?;
         self.pair(granted, now).await
+    }
+
+    /// Forgets ended sessions from the session cache (after an
+    /// administrator revoked or deleted them).
+    pub(crate) fn forget(&self, ids: &[String]) {
+        for id in ids {
+            self.cache.forget(id);
+        }
     }
 
     /// Rotates a refresh token into a new pair; the access token carries
@@ -120,30 +136,49 @@ impl Sessions {
         self.pair(granted, now).await
     }
 
-    /// Revokes a session (only the user's own, when `user_id` is given) and
-    /// forgets it from the session cache at once.
-    pub(crate) async fn revoke(
-        &self,
-        id: &str,
-        user_id: Option<&str>,
-        now: u64,
-    ) -> Result<bool, AuthError> {
-        refresh::revoke(&*self.store, &self.cache, id, user_id, now).await
-    }
-
-    /// Revokes one of the user's own sessions; `SessionNotFound` if the
-    /// user has no such live session.
+    /// Revokes one of the user's own sessions, recorded as
+    /// `session.revoked`; `SessionNotFound` if the user has no such live
+    /// session.
     pub(crate) async fn revoke_own(
         &self,
         id: &str,
         user_id: &str,
+        ctx: &AuditContext,
         now: u64,
     ) -> Result<(), AuthError> {
-        if self.revoke(id, Some(user_id), now).await? {
+        if self.revoke_recorded(id, user_id, ctx, now).await? {
             Ok(())
         } else {
             Err(AuthError::SessionNotFound)
         }
+    }
+
+    /// Revokes a live session of `owner` with its `session.revoked` event,
+    /// in one transaction, and forgets it from the cache; false (nothing
+    /// written) when there is no such live session.
+    pub(crate) async fn revoke_recorded(
+        &self,
+        id: &str,
+        owner: &str,
+        ctx: &AuditContext,
+        now: u64,
+    ) -> Result<bool, AuthError> {
+        let change = AdminChange::RevokeSession {
+            id: id.to_owned(),
+            user_id: owner.to_owned(),
+            now,
+        };
+        let detail = serde_json::json!({ "session_id": id });
+        let event = ctx.event(EventType::SessionRevoked, Some(owner), detail, now)?;
+        let done = matches!(
+            self.store.apply(&change, &event).await?,
+            ChangeOutcome::Done { .. }
+        );
+        self.cache.forget(id);
+        if done {
+            audit::log(&event);
+        }
+        Ok(done)
     }
 
     /// Verifies an access token and checks that its session is still live

@@ -12,7 +12,10 @@ use edgeauth_core::{
     Revocations, SigningKey, Verifier, VerifyError,
 };
 
-use super::AuthError;
+use super::{
+    AuthError,
+    audit::{self, AuditContext, EventType},
+};
 use crate::{
     secret::{MasterKey, b64, random, sha256},
     store::{Store, StoredKey},
@@ -172,23 +175,36 @@ pub(crate) enum Rotation {
 
 /// A new signing key, scheduled as `how` says; its kid, or None when a key
 /// was already waiting to take over.
+/// The rotation is recorded as `key.rotated` on behalf of `ctx`, in the
+/// key's transaction.
 pub(crate) async fn rotate(
     store: &dyn Store,
     master: &MasterKey,
     how: Rotation,
+    ctx: &AuditContext,
     now: u64,
 ) -> Result<Option<String>, AuthError> {
-    match how {
-        Rotation::Ahead(ahead) => {
-            let key = new_key(master, now, now.saturating_add(ahead))?;
-            Ok(store.schedule_key(&key, now).await?.then_some(key.kid))
-        }
+    let (key, detail) = match how {
+        Rotation::Ahead(ahead) => (new_key(master, now, now.saturating_add(ahead))?, "ahead"),
+        Rotation::Now => (new_key(master, now, now)?, "now"),
+    };
+    let event = ctx.event(
+        EventType::KeyRotated,
+        Some(&key.kid),
+        serde_json::json!({ "how": detail }),
+        now,
+    )?;
+    let rotated = match how {
+        Rotation::Ahead(_) => store.schedule_key(&key, now, Some(&event)).await?,
         Rotation::Now => {
-            let key = new_key(master, now, now)?;
-            store.replace_keys_now(&key, now).await?;
-            Ok(Some(key.kid))
+            store.replace_keys_now(&key, now, Some(&event)).await?;
+            true
         }
+    };
+    if rotated {
+        audit::log(&event);
     }
+    Ok(rotated.then_some(key.kid))
 }
 
 /// Every key with its state at `now`, newest first.
@@ -353,9 +369,10 @@ impl Keyring {
         &self,
         store: &dyn Store,
         how: Rotation,
+        ctx: &AuditContext,
         now: u64,
     ) -> Result<Option<String>, AuthError> {
-        let kid = rotate(store, &self.master, how, now).await?;
+        let kid = rotate(store, &self.master, how, ctx, now).await?;
         self.reload(store, now).await?;
         Ok(kid)
     }

@@ -18,6 +18,7 @@
 use core::fmt;
 use std::path::{Path, PathBuf};
 
+mod audit;
 mod connections;
 mod cookies;
 mod database;
@@ -32,6 +33,7 @@ mod throttle;
 
 use self::raw::Raw;
 pub use self::{
+    audit::AuditSettings,
     connections::ConnectionSettings,
     cookies::CookieSettings,
     database::{Backend, DatabaseSettings, DatabaseUrl, Synchronous},
@@ -99,6 +101,8 @@ pub struct Config {
     pub connections: ConnectionSettings,
     /// The metrics listener and the log format.
     pub telemetry: TelemetrySettings,
+    /// The audit log's retention.
+    pub audit: AuditSettings,
 }
 
 /// A setting that could not be used. Its `Display` names the setting.
@@ -184,6 +188,7 @@ impl Config {
         let revocations = RevocationSettings::read(raw)?;
         let connections = ConnectionSettings::read(raw)?;
         let telemetry = TelemetrySettings::read(raw, server.bind)?;
+        let audit = AuditSettings::read(raw)?;
         Ok(Self {
             mode,
             server,
@@ -196,6 +201,7 @@ impl Config {
             revocations,
             connections,
             telemetry,
+            audit,
         })
     }
 

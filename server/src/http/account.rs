@@ -1,23 +1,28 @@
 //! `/auth/me` and `/auth/sessions`.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, State},
     http::StatusCode,
     response::{IntoResponse, Response},
-    routing::{delete, get},
 };
 use chrono::{DateTime, SecondsFormat};
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::extract::Authenticated;
-use crate::{error::AppError, state::AppState, store::User};
+use super::{admin::Problems, audit::Audit, extract::Authenticated};
+use crate::{
+    error::AppError,
+    state::AppState,
+    store::{Session, User},
+};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/me", get(me))
-        .route("/auth/sessions", get(sessions))
-        .route("/auth/sessions/{id}", delete(delete_session))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(me))
+        .routes(routes!(sessions))
+        .routes(routes!(delete_session))
 }
 
 /// RFC 3339, UTC, whole seconds.
@@ -30,7 +35,8 @@ pub(crate) fn rfc3339(seconds: u64) -> String {
 }
 
 /// A user as the API shows it.
-#[derive(Debug, Serialize)]
+/// The signed-in user.
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct UserView {
     id: String,
     email: String,
@@ -55,6 +61,10 @@ impl UserView {
 
 /// The current user. Roles and permissions are those of the access token,
 /// i.e. what the token may do at the gate right now.
+/// The current user.
+#[utoipa::path(get, path = "/auth/me", tag = "account",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "the current user", body = UserView), Problems))]
 async fn me(auth: Authenticated) -> Json<UserView> {
     Json(UserView::new(
         &auth.user,
@@ -63,21 +73,41 @@ async fn me(auth: Authenticated) -> Json<UserView> {
     ))
 }
 
-#[derive(Debug, Serialize)]
-struct SessionView {
+/// A session (one device sign-in).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SessionView {
     id: String,
     created_at: String,
     last_used_at: String,
     expires_at: String,
     user_agent: Option<String>,
+    /// Whether it is the session of the token that asks.
     current: bool,
 }
 
-#[derive(Debug, Serialize)]
+impl SessionView {
+    pub(crate) fn new(s: Session, current_sid: &str) -> Self {
+        Self {
+            current: s.id == current_sid,
+            created_at: rfc3339(s.created_at),
+            last_used_at: rfc3339(s.last_used_at),
+            expires_at: rfc3339(s.expires_at),
+            user_agent: s.user_agent,
+            id: s.id,
+        }
+    }
+}
+
+/// `{"sessions": [...]}`.
+#[derive(Debug, Serialize, ToSchema)]
 struct SessionList {
     sessions: Vec<SessionView>,
 }
 
+/// Your live sessions, most recently used first.
+#[utoipa::path(get, path = "/auth/sessions", tag = "account",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "the sessions", body = SessionList), Problems))]
 async fn sessions(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -87,26 +117,26 @@ async fn sessions(
         .list(&auth.claims.sub, auth.now)
         .await?
         .into_iter()
-        .map(|s| SessionView {
-            current: s.id == auth.claims.sid,
-            created_at: rfc3339(s.created_at),
-            last_used_at: rfc3339(s.last_used_at),
-            expires_at: rfc3339(s.expires_at),
-            user_agent: s.user_agent,
-            id: s.id,
-        })
+        .map(|s| SessionView::new(s, &auth.claims.sid))
         .collect();
     Ok(Json(SessionList { sessions }))
 }
 
+/// Revokes one of your sessions.
+#[utoipa::path(delete, path = "/auth/sessions/{id}", tag = "account",
+    params(("id" = String, Path, description = "the session id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 204, description = "revoked"), Problems))]
 async fn delete_session(
     State(state): State<AppState>,
     auth: Authenticated,
+    Audit(ctx): Audit,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
+    let ctx = ctx.acted_by(&auth.claims.sub);
     state
         .sessions
-        .revoke_own(&id, &auth.claims.sub, auth.now)
+        .revoke_own(&id, &auth.claims.sub, &ctx, auth.now)
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

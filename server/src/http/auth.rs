@@ -3,47 +3,62 @@
 use core::net::IpAddr;
 
 use axum::{
-    Json, Router,
+    Json,
     body::Bytes,
     extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::post,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     account::UserView,
+    admin::Problems,
+    audit::Audit,
     client::ClientAddr,
     cookies, delivery,
     extract::{self, BodyKind, TokenSource},
 };
 use crate::{
-    auth::{self, TokenPair, refresh::RefreshToken},
+    auth::{self, TokenPair, audit::AuditContext, refresh::RefreshToken},
     error::AppError,
     secret::SecretString,
     state::AppState,
 };
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/register", post(register))
-        .route("/auth/token", post(token))
-        .route("/auth/refresh", post(refresh))
-        .route("/auth/logout", post(logout))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(token))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
 }
 
-#[derive(Debug, Deserialize)]
+/// A new account.
+#[derive(Debug, Deserialize, ToSchema)]
 struct RegisterBody {
     email: String,
+    #[schema(value_type = String, format = Password)]
     password: SecretString,
     #[serde(default)]
     name: Option<String>,
 }
 
+/// `{"user": {...}}`.
+#[derive(Debug, Serialize, ToSchema)]
+struct RegisteredBody {
+    user: UserView,
+}
+
+/// Registers an account.
+#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterBody,
+    responses((status = 201, description = "registered", body = RegisteredBody), Problems))]
 async fn register(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
+    Audit(ctx): Audit,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -52,27 +67,28 @@ async fn register(
     let body: RegisterBody = extract::json(&headers, &body)?;
     let user = state
         .accounts
-        .register(&body.email, &body.password, body.name, now)
+        .register(&body.email, &body.password, body.name, &ctx, now)
         .await?;
     let view = UserView::new(&user, Vec::new(), Vec::new());
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({ "user": view })),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, Json(RegisteredBody { user: view })).into_response())
 }
 
 /// The token endpoint's parameters, from a form or a JSON body.
-#[derive(Debug, Default, Deserialize)]
+/// A token request: form `grant_type=password&username=&password=` or
+/// `grant_type=refresh_token&refresh_token=`, or JSON `{email, password}`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 struct TokenParams {
     grant_type: Option<String>,
     username: Option<String>,
     email: Option<String>,
+    #[schema(value_type = Option<String>, format = Password)]
     password: Option<SecretString>,
+    #[schema(value_type = Option<String>, format = Password)]
     refresh_token: Option<SecretString>,
 }
 
-#[derive(Debug, Serialize)]
+/// A token pair (cookies too, for browsers).
+#[derive(Debug, Serialize, ToSchema)]
 struct TokenBody<'a> {
     access_token: &'a str,
     token_type: &'static str,
@@ -121,14 +137,22 @@ fn missing(what: &str) -> AppError {
     AppError::bad_request(format!("missing {what}"))
 }
 
+/// Signs in (password grant) or refreshes (refresh_token grant).
+#[utoipa::path(post, path = "/auth/token", tag = "auth",
+    request_body(content(
+        (TokenParams = "application/x-www-form-urlencoded"),
+        (TokenParams = "application/json"),
+    )),
+    responses((status = 200, description = "a token pair", body = TokenBody), Problems))]
 async fn token(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
+    Audit(ctx): Audit,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let now = state.now();
-    match token_grant(&state, client, &headers, &body, now).await {
+    match token_grant(&state, client, &ctx, &headers, &body, now).await {
         Ok(pair) => token_response(&state, &headers, &pair, now),
         Err(e) => e.into_token_response(),
     }
@@ -137,6 +161,7 @@ async fn token(
 async fn token_grant(
     state: &AppState,
     client: IpAddr,
+    ctx: &AuditContext,
     headers: &HeaderMap,
     body: &[u8],
     now: u64,
@@ -171,6 +196,7 @@ async fn token_grant(
                 &password,
                 client,
                 extract::user_agent(headers),
+                ctx,
                 now,
             )
             .await?)
@@ -190,8 +216,10 @@ async fn token_grant(
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// `{refresh_token}`, or none with the refresh cookie.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 struct RefreshBody {
+    #[schema(value_type = Option<String>, format = Password)]
     refresh_token: Option<SecretString>,
 }
 
@@ -217,6 +245,10 @@ fn presented_refresh(
     }
 }
 
+/// Rotates a refresh token into a new pair.
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth",
+    request_body(content = Option<RefreshBody>, content_type = "application/json"),
+    responses((status = 200, description = "a token pair", body = TokenBody), Problems))]
 async fn refresh(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
@@ -232,8 +264,14 @@ async fn refresh(
 
 /// Revokes the session of the bearer token if one is given, else that of
 /// the refresh token (body or cookie), else that of the access cookie.
+/// Revokes the current session and clears the cookies.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth",
+    request_body(content = Option<RefreshBody>, content_type = "application/json"),
+    security(("bearer" = []), ("cookie" = []), ()),
+    responses((status = 204, description = "signed out"), Problems))]
 async fn logout(
     State(state): State<AppState>,
+    Audit(ctx): Audit,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -254,8 +292,14 @@ async fn logout(
             },
         },
     };
-    if let Some(id) = session_id {
-        state.sessions.revoke(&id, None, now).await?;
+    if let Some(id) = session_id
+        && let Some((session, _)) = state.store.session_with_user(&id).await?
+    {
+        let ctx = ctx.acted_by(&session.user_id);
+        state
+            .sessions
+            .revoke_recorded(&id, &session.user_id, &ctx, now)
+            .await?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     cookies::clear(response.headers_mut(), &state);

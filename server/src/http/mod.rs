@@ -2,6 +2,8 @@
 //! its `router()`; [`app`] merges them and adds the cross-cutting layers.
 
 mod account;
+mod admin;
+mod audit;
 mod auth;
 mod client;
 mod cookies;
@@ -11,9 +13,11 @@ mod delivery;
 mod extract;
 mod meta;
 mod observe;
+mod openapi;
 mod revocations;
 
 pub(crate) use account::rfc3339;
+pub(crate) use openapi::document as openapi_document;
 
 use std::any::Any;
 
@@ -26,6 +30,8 @@ use axum::{
     response::IntoResponse,
 };
 use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
     error::{AppError, PROBLEM_JSON, Problem},
@@ -40,10 +46,8 @@ pub fn app(state: AppState) -> Router {
         body_limit,
     };
     let cors = cors::layer(&state.config);
-    Router::new()
-        .merge(auth::router().merge(account::router()).layer(cors))
-        .merge(meta::router())
-        .merge(revocations::router())
+    let (router, _) = routes(|r| r.layer(cors)).split_for_parts();
+    router
         .fallback(|| async { AppError::NotFound("not_found") })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(deadlines, deadlines::layer))
@@ -51,6 +55,20 @@ pub fn app(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(observe::layer))
         .with_state(state)
+}
+
+/// Every route with its documentation; `auth_layers` wraps the `/auth/*`
+/// routes (CORS when serving, nothing for the document).
+fn routes(
+    auth_layers: impl FnOnce(OpenApiRouter<AppState>) -> OpenApiRouter<AppState>,
+) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::Base::openapi())
+        .merge(auth_layers(auth::router().merge(account::router())))
+        .merge(meta::router())
+        .merge(revocations::router())
+        .merge(admin::router())
+        .merge(audit::router())
+        .merge(openapi::router())
 }
 
 /// Every error leaves as problem+json, including those axum produces itself

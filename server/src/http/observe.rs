@@ -18,13 +18,18 @@ use crate::{metrics, secret::random};
 /// The request id header, on requests and responses.
 pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// A request's id, in its extensions (audit events carry it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RequestId(pub(crate) String);
+
 /// The longest request id taken from a client.
 const MAX_ID_LEN: usize = 128;
 
 /// The request id, span and metrics layer; outermost, so it sees every
 /// answer, panics and timeouts included.
-pub(super) async fn layer(request: Request<Body>, next: Next) -> Response<Body> {
+pub(super) async fn layer(mut request: Request<Body>, next: Next) -> Response<Body> {
     let id = request_id(request.headers());
+    request.extensions_mut().insert(RequestId(id.clone()));
     let route = request
         .extensions()
         .get::<MatchedPath>()

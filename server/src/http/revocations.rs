@@ -2,20 +2,27 @@
 //! `ETag` and `304 Not Modified`.
 
 use axum::{
-    Router,
     extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::get,
 };
 use edgeauth_core::REVOCATIONS_MEDIA_TYPE;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::admin::Problems;
 use crate::{error::AppError, state::AppState};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/.well-known/revocations", get(revocations))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(revocations))
 }
 
+/// The signed revocation feed (a compact JWS, docs/revocations.md).
+#[utoipa::path(get, path = "/.well-known/revocations", tag = "well-known",
+    responses(
+        (status = 200, description = "the feed", body = String,
+            content_type = "application/revocations+jwt"),
+        (status = 304, description = "unchanged since If-None-Match"),
+        Problems))]
 async fn revocations(
     State(state): State<AppState>,
     request: HeaderMap,

@@ -4,7 +4,7 @@ use core::fmt;
 
 use async_trait::async_trait;
 
-use super::StoreError;
+use super::{AuditEvent, StoreError};
 
 /// A signing key as stored: the seed sealed under the master key.
 #[derive(Clone, PartialEq, Eq)]
@@ -48,9 +48,22 @@ pub trait KeyStore: Send + Sync + 'static {
     /// one transaction. Nothing happens, and false comes back, when a key
     /// is already waiting to take over (`activates_at > now`): of two
     /// rotations at once, across instances too, one wins.
-    async fn schedule_key(&self, key: &StoredKey, now: u64) -> Result<bool, StoreError>;
+    /// `event` (its `key.rotated`) is appended in the same transaction
+    /// when the key is scheduled.
+    async fn schedule_key(
+        &self,
+        key: &StoredKey,
+        now: u64,
+        event: Option<&AuditEvent>,
+    ) -> Result<bool, StoreError>;
     /// Replaces the current key, and any waiting one, by `key` at once: they
     /// are deleted (a compromised key leaves the JWKS at once) and `key`
     /// signs from now; retired keys stay. One transaction.
-    async fn replace_keys_now(&self, key: &StoredKey, now: u64) -> Result<(), StoreError>;
+    /// `event` is appended in the same transaction.
+    async fn replace_keys_now(
+        &self,
+        key: &StoredKey,
+        now: u64,
+        event: Option<&AuditEvent>,
+    ) -> Result<(), StoreError>;
 }

@@ -20,6 +20,8 @@ use async_trait::async_trait;
 
 use crate::config::{Backend, DatabaseUrl, Synchronous};
 
+mod admin;
+mod audit;
 mod keys;
 mod postgres;
 mod revocations;
@@ -30,6 +32,8 @@ mod sqlite;
 mod throttle;
 mod users;
 
+pub use admin::{AdminChange, AdminStore, ChangeOutcome, UserPage};
+pub use audit::{AuditEvent, AuditQuery, AuditStore, LoggedEvent};
 pub use keys::{KeyStore, StoredKey};
 pub use postgres::PgStore;
 pub use revocations::RevocationStore;
@@ -148,13 +152,20 @@ impl core::error::Error for StoreError {
 }
 
 /// Everything the server keeps: one trait per area, each in its module
-/// (users, roles, keys, sessions, throttle, revocations), and the
+/// (users, roles, keys, sessions, throttle, revocations, admin, audit), and the
 /// migrations. Every
 /// method of every area is atomic. Callers hold an `Arc<dyn Store>`; the
 /// areas' methods are callable on it.
 #[async_trait]
 pub trait Store:
-    UserStore + RoleStore + KeyStore + SessionStore + ThrottleStore + RevocationStore
+    UserStore
+    + RoleStore
+    + KeyStore
+    + SessionStore
+    + ThrottleStore
+    + RevocationStore
+    + AdminStore
+    + AuditStore
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;

@@ -100,7 +100,7 @@ macro_rules! session_columns {
 /// The user columns (no alias).
 macro_rules! user_columns {
     () => {
-        "id, email, name, password_hash, created_at"
+        "id, email, name, password_hash, created_at, disabled_at"
     };
 }
 
@@ -113,6 +113,7 @@ pub(super) fn user_from(row: &impl StoreRow) -> Result<User, StoreError> {
         name: row.opt_text("name")?,
         password_hash: row.text("password_hash")?,
         created_at: row.time("created_at")?,
+        disabled_at: row.opt_time("disabled_at")?,
     })
 }
 
@@ -152,6 +153,7 @@ pub(super) fn session_with_user_from(row: &impl StoreRow) -> Result<(Session, Us
         name: row.opt_text("name")?,
         password_hash: row.text("password_hash")?,
         created_at: row.time("user_created_at")?,
+        disabled_at: row.opt_time("disabled_at")?,
     };
     Ok((session, user))
 }

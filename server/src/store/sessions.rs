@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::{StoreError, User};
+use super::{AuditEvent, StoreError, User};
 
 /// A session (one refresh-token family, one device sign-in).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +102,9 @@ pub struct NewSession {
     pub tid: Option<String>,
     /// SHA-256 of the first refresh token.
     pub token_hash: [u8; 32],
+    /// The sign-in's audit event (`login.succeeded`), appended in the
+    /// session's transaction.
+    pub audit: Option<AuditEvent>,
 }
 
 /// Sessions and refresh tokens. `create_session` and `rotate_refresh` are

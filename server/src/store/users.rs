@@ -19,6 +19,9 @@ pub struct User {
     pub password_hash: String,
     /// Seconds since the epoch.
     pub created_at: u64,
+    /// When an administrator disabled the account (None: enabled). A
+    /// disabled account's login answers like a wrong password.
+    pub disabled_at: Option<u64>,
 }
 
 impl fmt::Debug for User {

@@ -15,6 +15,7 @@
     reason = "tests"
 )]
 
+mod admin;
 mod binary;
 mod cors;
 mod endpoints;

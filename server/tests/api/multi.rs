@@ -401,7 +401,9 @@ async fn a_key_rotation_reaches_every_instance() {
     };
     // `a` rereads the keys every second; `b` only every hour, so it sees
     // the new key only through a token signed with it. The new key is
-    // published 2 s ahead of signing.
+    // published 2 s ahead of signing. The polling below signs in up to
+    // every 100 ms: room for all those sessions, so that the first one
+    // (`old`) is not evicted as the least recently used of ten.
     let (a, b) = tokio::join!(
         cluster.serve(
             &[
@@ -632,4 +634,92 @@ async fn both_instances_list_a_logout_made_on_one() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+}
+
+#[tokio::test]
+async fn admin_actions_on_one_instance_hold_on_the_other() {
+    let Some(cluster) = Cluster::new() else {
+        return;
+    };
+    crate::admin::binary::operator(&cluster.dir, &cluster.env(&[])).await;
+    let (a, b) = tokio::join!(cluster.serve(&[], "a"), cluster.serve(&[], "b"));
+    let token = login(&a.base, "ops@example.com").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let client = reqwest::Client::new();
+    let created: Value = client
+        .post(format!("{}/admin/v1/users", a.base))
+        .bearer_auth(&token)
+        .json(&json!({"email": "moved@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["user"]["id"].as_str().unwrap().to_owned();
+    let victim = login(&b.base, "moved@example.com").await;
+    // Disabled on B: the session ends and the login fails on A.
+    let r = client
+        .patch(format!("{}/admin/v1/users/{id}", b.base))
+        .bearer_auth(&token)
+        .json(&json!({"disabled": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let me = client
+        .get(format!("{}/auth/me", a.base))
+        .bearer_auth(victim["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 401);
+    let (status, _) = post(
+        &a.base,
+        "/auth/token",
+        json!({"email": "moved@example.com", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 401);
+    // Both list the same events; a cursor from one reads on at the other.
+    let first: Value = client
+        .get(format!("{}/admin/v1/audit?user={id}&limit=2", a.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let rest: Value = client
+        .get(format!(
+            "{}/admin/v1/audit?user={id}&cursor={cursor}",
+            b.base
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = first["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest["events"].as_array().unwrap())
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "user.created",
+            "login.succeeded",
+            "user.disabled",
+            "login.failed"
+        ]
+    );
 }

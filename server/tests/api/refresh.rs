@@ -268,6 +268,7 @@ async fn refreshed_tokens_carry_the_sessions_amr_and_tid() {
                 amr: vec!["otp".into(), "mfa".into()],
                 tid: Some("tenant-1".into()),
                 token_hash: sha2::Sha256::digest(raw).into(),
+                audit: None,
             },
             10,
         )

@@ -21,6 +21,7 @@ fn session(id: &str, user: &str, at: u64, hash: u8) -> NewSession {
         amr: vec!["pwd".into()],
         tid: None,
         token_hash: [hash; 32],
+        audit: None,
     }
 }
 
@@ -31,6 +32,7 @@ fn user(id: &str, email: &str) -> User {
         name: None,
         password_hash: "$argon2id$...".into(),
         created_at: T0,
+        disabled_at: None,
     }
 }
 
@@ -200,13 +202,13 @@ async fn sequential(store: &dyn Store) {
         activates_at: T0 + 100,
         ..key("k3", T0 + 1)
     };
-    assert!(store.schedule_key(&ahead, T0 + 1).await.unwrap());
+    assert!(store.schedule_key(&ahead, T0 + 1, None).await.unwrap());
     let again = StoredKey {
         activates_at: T0 + 101,
         ..key("k4", T0 + 2)
     };
     assert!(
-        !store.schedule_key(&again, T0 + 2).await.unwrap(),
+        !store.schedule_key(&again, T0 + 2, None).await.unwrap(),
         "one waits at a time"
     );
     let keys = store.signing_keys().await.unwrap();
@@ -216,10 +218,10 @@ async fn sequential(store: &dyn Store) {
         .collect();
     assert_eq!(shown, [("k3", T0 + 100, None), ("k1", T0, Some(T0 + 100))]);
     // Once it signs, the next rotation may be scheduled.
-    assert!(store.schedule_key(&again, T0 + 100).await.unwrap());
+    assert!(store.schedule_key(&again, T0 + 100, None).await.unwrap());
     // At once: the current and the waiting key go; retired ones stay.
     store
-        .replace_keys_now(&key("k5", T0 + 102), T0 + 102)
+        .replace_keys_now(&key("k5", T0 + 102), T0 + 102, None)
         .await
         .unwrap();
     let kids: Vec<_> = store

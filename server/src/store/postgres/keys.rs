@@ -5,7 +5,7 @@ use sqlx::{Postgres, Transaction};
 
 use super::{KEY_ROTATION_LOCK, PgStore, commit};
 use crate::store::{
-    KeyStore, StoreError, StoredKey,
+    AuditEvent, KeyStore, StoreError, StoredKey,
     rows::{StoreRow as _, backend, db_time},
 };
 
@@ -53,7 +53,12 @@ impl KeyStore for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn schedule_key(&self, key: &StoredKey, now: u64) -> Result<bool, StoreError> {
+    async fn schedule_key(
+        &self,
+        key: &StoredKey,
+        now: u64,
+        event: Option<&AuditEvent>,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
         // Serialised, so of two rotations at once the second sees the
         // first's waiting key and stands down.
@@ -74,11 +79,19 @@ impl KeyStore for PgStore {
             .await
             .map_err(backend)?;
         insert_key(&mut tx, key).await?;
+        if let Some(event) = event {
+            super::admin::insert_event(&mut tx, event).await?;
+        }
         commit(tx).await?;
         Ok(true)
     }
 
-    async fn replace_keys_now(&self, key: &StoredKey, now: u64) -> Result<(), StoreError> {
+    async fn replace_keys_now(
+        &self,
+        key: &StoredKey,
+        now: u64,
+        event: Option<&AuditEvent>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         lock_keys(&mut tx).await?;
         sqlx::query("DELETE FROM signing_keys WHERE retired_at IS NULL OR retired_at > $1")
@@ -87,6 +100,9 @@ impl KeyStore for PgStore {
             .await
             .map_err(backend)?;
         insert_key(&mut tx, key).await?;
+        if let Some(event) = event {
+            super::admin::insert_event(&mut tx, event).await?;
+        }
         commit(tx).await
     }
 }

@@ -25,6 +25,7 @@ use sqlx::{
 
 use super::{Store, StoreError, rows::backend};
 
+mod admin;
 mod keys;
 mod revocations;
 mod roles;
@@ -58,6 +59,13 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "key_lifecycle",
         include_str!("../../../migrations/postgres/0005_key_lifecycle.sql"),
+    ),
+    // 6 is the email flows' (another branch); versions need not be
+    // contiguous: each one is applied when it is missing.
+    (
+        7,
+        "admin_audit",
+        include_str!("../../../migrations/postgres/0007_admin_audit.sql"),
     ),
 ];
 

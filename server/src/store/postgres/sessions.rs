@@ -101,6 +101,9 @@ impl SessionStore for PgStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(backend)?;
+        if let Some(event) = &session.audit {
+            super::admin::insert_event(&mut tx, event).await?;
+        }
         commit(tx).await?;
         Ok(evicted)
     }
@@ -109,7 +112,7 @@ impl SessionStore for PgStore {
         sqlx::query(concat!(
             "SELECT ",
             session_columns!(),
-            ", u.email, u.name, u.password_hash, u.created_at AS user_created_at \
+            ", u.email, u.name, u.password_hash, u.created_at AS user_created_at, u.disabled_at \
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1"
         ))
         .bind(id)

@@ -5,7 +5,7 @@ use sqlx::{Sqlite, Transaction};
 
 use super::{SqliteStore, commit};
 use crate::store::{
-    KeyStore, StoreError, StoredKey,
+    AuditEvent, KeyStore, StoreError, StoredKey,
     rows::{StoreRow as _, backend, db_time},
 };
 
@@ -50,7 +50,12 @@ impl KeyStore for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn schedule_key(&self, key: &StoredKey, now: u64) -> Result<bool, StoreError> {
+    async fn schedule_key(
+        &self,
+        key: &StoredKey,
+        now: u64,
+        event: Option<&AuditEvent>,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
         // SQLite has one writer: the transaction is the lock.
         let waiting: Option<String> = sqlx::query_scalar(
@@ -69,11 +74,19 @@ impl KeyStore for SqliteStore {
             .await
             .map_err(backend)?;
         insert_key(&mut tx, key).await?;
+        if let Some(event) = event {
+            super::admin::insert_event(&mut tx, event).await?;
+        }
         commit(tx).await?;
         Ok(true)
     }
 
-    async fn replace_keys_now(&self, key: &StoredKey, now: u64) -> Result<(), StoreError> {
+    async fn replace_keys_now(
+        &self,
+        key: &StoredKey,
+        now: u64,
+        event: Option<&AuditEvent>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM signing_keys WHERE retired_at IS NULL OR retired_at > ?")
             .bind(db_time(now))
@@ -81,6 +94,9 @@ impl KeyStore for SqliteStore {
             .await
             .map_err(backend)?;
         insert_key(&mut tx, key).await?;
+        if let Some(event) = event {
+            super::admin::insert_event(&mut tx, event).await?;
+        }
         commit(tx).await
     }
 }

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use super::{Store, StoreError, rows::backend};
 use crate::config::Synchronous;
 
+mod admin;
 mod keys;
 mod revocations;
 mod roles;
@@ -51,6 +52,13 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "key_lifecycle",
         include_str!("../../../migrations/sqlite/0005_key_lifecycle.sql"),
+    ),
+    // 6 is the email flows' (another branch); versions need not be
+    // contiguous: each one is applied when it is missing.
+    (
+        7,
+        "admin_audit",
+        include_str!("../../../migrations/sqlite/0007_admin_audit.sql"),
     ),
 ];
 

@@ -94,6 +94,9 @@ impl SessionStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
+        if let Some(event) = &session.audit {
+            super::admin::insert_event(&mut tx, event).await?;
+        }
         commit(tx).await?;
         Ok(evicted)
     }
@@ -102,7 +105,7 @@ impl SessionStore for SqliteStore {
         sqlx::query(concat!(
             "SELECT ",
             session_columns!(),
-            ", u.email, u.name, u.password_hash, u.created_at AS user_created_at \
+            ", u.email, u.name, u.password_hash, u.created_at AS user_created_at, u.disabled_at \
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?"
         ))
         .bind(id)
