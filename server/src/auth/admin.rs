@@ -575,7 +575,10 @@ pub(crate) async fn delete_user(
     ctx: &AuditContext,
     now: u64,
 ) -> Result<(), AdminError> {
-    let change = AdminChange::DeleteUser { id: id.to_owned() };
+    let change = AdminChange::DeleteUser {
+        id: id.to_owned(),
+        now,
+    };
     let event = event(ctx, EventType::UserDeleted, id, json!({}), now)?;
     let ended = apply(store, &change, &event, AdminError::UserNotFound).await?;
     sessions.forget(&ended);

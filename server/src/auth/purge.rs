@@ -16,13 +16,15 @@ use crate::store::Store;
 const BATCH: u32 = 1000;
 
 /// Deletes every session that ended more than `after` seconds before
-/// `now`; returns how many went.
+/// `now`, and the tombstones of deleted users' sessions as old; returns
+/// how many sessions went.
 pub(crate) async fn ended_sessions(
     store: &dyn Store,
     now: u64,
     after: u64,
 ) -> Result<u64, AuthError> {
     let before = now.saturating_sub(after);
+    store.purge_tombstones(before).await?;
     let mut total = 0;
     loop {
         let gone = store.purge_sessions(before, BATCH).await?;

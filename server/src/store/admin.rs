@@ -42,10 +42,14 @@ pub enum AdminChange {
         /// When; None to enable.
         at: Option<u64>,
     },
-    /// Deletes a user; its sessions and grants go with it.
+    /// Deletes a user; its sessions and grants go with it, and each
+    /// session is first recorded as revoked (at `now`, or when it was), so
+    /// that the revocation feed keeps listing it.
     DeleteUser {
         /// The user.
         id: String,
+        /// Now.
+        now: u64,
     },
     /// Replaces a user's direct roles.
     SetRoles {
@@ -318,13 +322,17 @@ macro_rules! admin_store {
                         sessions,
                     }
                 }
-                AdminChange::DeleteUser { id } => {
-                    let sessions: Vec<String> =
-                        sqlx::query_scalar("SELECT id FROM sessions WHERE user_id = $1")
-                            .bind(id)
-                            .fetch_all(&mut *conn)
-                            .await
-                            .map_err(backend)?;
+                AdminChange::DeleteUser { id, now } => {
+                    let sessions: Vec<String> = sqlx::query_scalar(
+                        "INSERT INTO session_tombstones (session_id, revoked_at) \
+                         SELECT id, COALESCE(revoked_at, $2) FROM sessions WHERE user_id = $1 \
+                         ON CONFLICT (session_id) DO NOTHING RETURNING session_id",
+                    )
+                    .bind(id)
+                    .bind(db_time(*now))
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(backend)?;
                     if exec(conn, "DELETE FROM users WHERE id = $1", &[id]).await? == 0 {
                         return Ok(ChangeOutcome::NotFound);
                     }

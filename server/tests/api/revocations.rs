@@ -136,3 +136,50 @@ async fn the_feed_is_signed_with_the_key_that_signs_tokens() {
     assert_ne!(before, after);
     assert_eq!(after, json!(next));
 }
+
+#[tokio::test]
+async fn a_deleted_users_sessions_stay_in_the_feed() {
+    let s = Server::start(&[]).await;
+    let store = s.store.shared();
+    let ops = s.register("ops@example.com").await.body["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let def = edgeauth_server::RoleDef {
+        name: "ops".into(),
+        inherits: vec![],
+        perms: vec!["admin.users.write".into()],
+    };
+    store.define_role(&def, crate::support::T0).await.unwrap();
+    store.grant_role(&ops, "ops").await.unwrap();
+    let admin = s.login("ops@example.com").await.str("access_token");
+    let gone = s.signed_in("gone@example.com").await;
+    let id = s
+        .get_bearer("/auth/me", &gone.str("access_token"))
+        .await
+        .str("id");
+    let deleted = s
+        .send(
+            s.request(Method::DELETE, &format!("/admin/v1/users/{id}"))
+                .bearer_auth(&admin),
+        )
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    s.clock.advance(5);
+    let (_, listed) = feed(&s).await;
+    assert!(
+        listed.contains(&gone.str("session_id")),
+        "{:?}",
+        listed.sids()
+    );
+    // The tombstone goes with the purge of ended sessions, once as old.
+    let sid = gone.str("session_id");
+    s.state.purge_ended_sessions().await.unwrap();
+    assert_eq!(
+        store.revoked_since(0).await.unwrap(),
+        std::slice::from_ref(&sid)
+    );
+    s.clock.advance(7 * 86_400);
+    s.state.purge_ended_sessions().await.unwrap();
+    assert!(!store.revoked_since(0).await.unwrap().contains(&sid));
+}

@@ -67,6 +67,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "admin_audit",
         include_str!("../../../migrations/postgres/0007_admin_audit.sql"),
     ),
+    (
+        8,
+        "session_tombstones",
+        include_str!("../../../migrations/postgres/0008_session_tombstones.sql"),
+    ),
 ];
 
 /// Advisory lock keys (`pg_advisory_xact_lock`), arbitrary but fixed:

@@ -60,6 +60,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "admin_audit",
         include_str!("../../../migrations/sqlite/0007_admin_audit.sql"),
     ),
+    (
+        8,
+        "session_tombstones",
+        include_str!("../../../migrations/sqlite/0008_session_tombstones.sql"),
+    ),
 ];
 
 /// SQLite storage.
