@@ -47,6 +47,9 @@ pub enum AppError {
     /// 403 `csrf_rejected`: a cookie-authenticated state change from an
     /// origin that is not allowed.
     CsrfRejected,
+    /// 403 `email_not_verified`: the password is right, but sign-in needs
+    /// a verified address (`REQUIRE_EMAIL_VERIFICATION`).
+    EmailNotVerified,
     /// 404 with a code (`not_found`, `session_not_found`).
     NotFound(&'static str),
     /// 409 `email_taken`.
@@ -92,7 +95,7 @@ impl AppError {
             | Self::InvalidCredentials
             | Self::InvalidRefreshToken
             | Self::RefreshTokenReused => StatusCode::UNAUTHORIZED,
-            Self::CsrfRejected => StatusCode::FORBIDDEN,
+            Self::CsrfRejected | Self::EmailNotVerified => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::EmailTaken => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -115,6 +118,7 @@ impl AppError {
             Self::InvalidRefreshToken => "invalid_refresh_token",
             Self::RefreshTokenReused => "refresh_token_reused",
             Self::CsrfRejected => "csrf_rejected",
+            Self::EmailNotVerified => "email_not_verified",
             Self::NotFound(code) => code,
             Self::EmailTaken => "email_taken",
             Self::PayloadTooLarge => "payload_too_large",
@@ -144,6 +148,9 @@ impl AppError {
             }
             Self::CsrfRejected => {
                 "a cookie-authenticated request must come from an allowed Origin".into()
+            }
+            Self::EmailNotVerified => {
+                "the email address is not verified: follow the link in the verification mail".into()
             }
             Self::NotFound(_) => "not found".into(),
             Self::EmailTaken => "an account with this email already exists".into(),
@@ -358,6 +365,16 @@ impl From<crate::auth::AuthError> for AppError {
             E::RefreshTokenReused => Self::RefreshTokenReused,
             E::SessionNotFound => Self::NotFound("session_not_found"),
             E::InvalidToken(e) => Self::InvalidToken(e),
+            E::InvalidMailToken => Self::BadRequest {
+                code: "invalid_token",
+                detail: "the link is not valid: unknown, already used, or for another purpose"
+                    .into(),
+            },
+            E::MailTokenExpired => Self::BadRequest {
+                code: "token_expired",
+                detail: "the link has expired: ask for a new one".into(),
+            },
+            E::EmailNotVerified => Self::EmailNotVerified,
             E::Store(e) => e.into(),
             E::Internal(e) => Self::Internal(e),
         }
@@ -391,6 +408,7 @@ mod tests {
             (AppError::InvalidRefreshToken, 401, "invalid_refresh_token"),
             (AppError::RefreshTokenReused, 401, "refresh_token_reused"),
             (AppError::CsrfRejected, 403, "csrf_rejected"),
+            (AppError::EmailNotVerified, 403, "email_not_verified"),
             (
                 AppError::NotFound("session_not_found"),
                 404,
@@ -437,6 +455,9 @@ mod tests {
             (AuthError::InvalidRefreshToken, 401, "invalid_refresh_token"),
             (AuthError::RefreshTokenReused, 401, "refresh_token_reused"),
             (AuthError::SessionNotFound, 404, "session_not_found"),
+            (AuthError::InvalidMailToken, 400, "invalid_token"),
+            (AuthError::MailTokenExpired, 400, "token_expired"),
+            (AuthError::EmailNotVerified, 403, "email_not_verified"),
             (
                 AuthError::InvalidToken(VerifyError::Revoked),
                 401,

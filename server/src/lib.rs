@@ -27,12 +27,13 @@ mod store;
 
 // The public interface.
 pub use crate::{
+    auth::outbox::Delivered,
     auth::tokens::{KeyInfo, KeyState},
     clock::{Clock, ManualClock, SystemClock},
     config::{
         Argon2Costs, Backend, Config, ConfigError, CookieSettings, DatabaseSettings, DatabaseUrl,
-        KeySettings, Mode, PasswordRules, PasswordSettings, Rate, RevocationSettings,
-        ServerSettings, SessionSettings, Synchronous, ThrottleSettings, parse_duration_ms,
+        KeySettings, MailSettings, Mode, PasswordRules, PasswordSettings, Rate, RevocationSettings,
+        ServerSettings, SessionSettings, SmtpUrl, Synchronous, ThrottleSettings, parse_duration_ms,
     },
     config::{ConnectionSettings, LogFormat, TelemetrySettings},
     error::{AppError, PROBLEM_JSON},
@@ -40,8 +41,9 @@ pub use crate::{
     secret::{MasterKey, SecretString},
     state::AppState,
     store::{
-        AnyStore, KeyStore, NewSession, PgStore, RefreshRecord, RevocationStore, RoleDef,
-        RoleStore, RotateOutcome, Rotation, Session, SessionStore, SqliteStore, Store, StoreError,
-        StoredKey, ThrottleStore, User, UserStore, connect_store,
+        AnyStore, EmailStore, KeyStore, MailOutcome, MailTokenRecord, NewMail, NewMailToken,
+        NewSession, PgStore, QueuedMail, RefreshRecord, RevocationStore, RoleDef, RoleStore,
+        RotateOutcome, Rotation, Session, SessionStore, Spent, SqliteStore, Store, StoreError,
+        StoredKey, ThrottleStore, TokenEffect, User, UserStore, connect_store,
     },
 };

@@ -7,6 +7,8 @@ use crate::{
     auth::{
         Accounts, Sessions,
         limiter::{LoginLimiter, LoginLimits},
+        mailer::Mailer,
+        outbox::{Delivered, Outbox},
         password::{PasswordHasher, PasswordPolicy},
         purge,
         rates::{AddressRate, Rates},
@@ -35,6 +37,8 @@ pub struct AppState {
     pub(crate) keys: Arc<Keyring>,
     pub(crate) rates: Arc<Rates>,
     pub(crate) revocations: Arc<RevocationFeed>,
+    pub(crate) mailer: Arc<Mailer>,
+    pub(crate) outbox: Arc<Outbox>,
 }
 
 impl core::fmt::Debug for AppState {
@@ -110,13 +114,23 @@ impl AppState {
             register: AddressRate::new("register", config.throttle.register_rate),
             token: AddressRate::new("token", config.throttle.token_rate),
             refresh: AddressRate::new("refresh", config.throttle.refresh_rate),
+            mail: AddressRate::new("mail", config.mail.rate),
         };
+        let mailer = Arc::new(Mailer::new(&config.mail).map_err(AppError::internal)?);
+        let outbox = Arc::new(Outbox::new(
+            Arc::clone(&store),
+            Arc::clone(&mailer),
+            Arc::clone(&clock),
+            &config.mail,
+        )?);
         let revocations = RevocationFeed::new(FeedPolicy::new(
             config.revocations.max_age,
             config.revocations.ttl,
             config.sessions.access_ttl,
         ));
         Ok(Self {
+            mailer,
+            outbox,
             rates: Arc::new(rates),
             revocations: Arc::new(revocations),
             config: Arc::new(config),
@@ -187,6 +201,17 @@ impl AppState {
             return Ok(None);
         }
         self.rotate_keys().await
+    }
+
+    /// Sends every queued mail that is due now (the server's sender does
+    /// this whenever mail is queued, and every second); what it sent.
+    pub async fn deliver_mail(&self) -> Result<Delivered, AppError> {
+        Ok(self.outbox.deliver_due().await?)
+    }
+
+    /// The outbox sender, for `serve` to spawn: runs until aborted.
+    pub fn mail_sender(&self) -> impl Future<Output = ()> + Send + 'static {
+        Arc::clone(&self.outbox).run()
     }
 
     fn publish_for(&self) -> u64 {

@@ -4,9 +4,12 @@
 
 pub(crate) mod accounts;
 pub(crate) mod admin;
+pub(crate) mod email;
 mod error;
 pub(crate) mod limiter;
+pub(crate) mod mailer;
 mod normalize;
+pub(crate) mod outbox;
 pub(crate) mod password;
 pub(crate) mod purge;
 pub(crate) mod rates;
@@ -29,8 +32,11 @@ pub(crate) use sessions::{Sessions, TokenPair};
 /// The `amr` value of a password sign-in (RFC 8176).
 pub(crate) const AMR_PASSWORD: &str = "pwd";
 
-/// Signs in with email and password: the credential check, then the shared
-/// sign-in tail with `amr` `["pwd"]`.
+/// Signs in with email and password: the credential check, then (when
+/// `require_verified`) the verified-address check, which only someone with
+/// the password ever reaches, then the shared sign-in tail with `amr`
+/// `["pwd"]`.
+#[allow(clippy::too_many_arguments, reason = "one sign-in's inputs")]
 pub(crate) async fn login(
     accounts: &Accounts,
     sessions: &Sessions,
@@ -38,11 +44,15 @@ pub(crate) async fn login(
     password: &SecretString,
     client: IpAddr,
     user_agent: Option<String>,
+    require_verified: bool,
     now: u64,
 ) -> Result<TokenPair, AuthError> {
     let checked = accounts.check_password(email, password, client, now).await;
     crate::metrics::login(&checked);
     let user = checked?;
+    if require_verified && !accounts.email_verified(&user.id).await? {
+        return Err(AuthError::EmailNotVerified);
+    }
     sessions
         .sign_in(&user.id, user_agent, vec![AMR_PASSWORD.to_owned()], now)
         .await

@@ -131,6 +131,14 @@ impl Sessions {
         refresh::revoke(&*self.store, &self.cache, id, user_id, now).await
     }
 
+    /// Forgets sessions that the store revoked (a reset, a password
+    /// change, an account deletion) from the session cache.
+    pub(crate) fn forget(&self, ids: &[String]) {
+        for id in ids {
+            self.cache.forget(id);
+        }
+    }
+
     /// Revokes one of the user's own sessions; `SessionNotFound` if the
     /// user has no such live session.
     pub(crate) async fn revoke_own(

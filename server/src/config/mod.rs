@@ -22,6 +22,7 @@ mod connections;
 mod cookies;
 mod database;
 mod keys;
+mod mail;
 mod passwords;
 mod raw;
 mod revocations;
@@ -37,6 +38,7 @@ pub use self::{
     cookies::CookieSettings,
     database::{Backend, DatabaseSettings, DatabaseUrl, Synchronous},
     keys::KeySettings,
+    mail::{MailSettings, SmtpUrl},
     passwords::{Argon2Costs, PasswordRules, PasswordSettings},
     raw::parse_duration_ms,
     revocations::RevocationSettings,
@@ -100,6 +102,8 @@ pub struct Config {
     pub connections: ConnectionSettings,
     /// The metrics listener and the log format.
     pub telemetry: TelemetrySettings,
+    /// Mail delivery and the email flows.
+    pub mail: MailSettings,
 }
 
 /// A setting that could not be used. Its `Display` names the setting.
@@ -185,6 +189,7 @@ impl Config {
         let revocations = RevocationSettings::read(raw)?;
         let connections = ConnectionSettings::read(raw)?;
         let telemetry = TelemetrySettings::read(raw, server.bind)?;
+        let mail = MailSettings::read(raw, mode, &server.issuer)?;
         Ok(Self {
             mode,
             server,
@@ -197,6 +202,7 @@ impl Config {
             revocations,
             connections,
             telemetry,
+            mail,
         })
     }
 
@@ -334,6 +340,8 @@ mod tests {
             ("MODE", "production"),
             ("MASTER_KEY", &key),
             ("ISSUER", "https://auth.example/"),
+            ("SMTP_URL", "smtps://mail.example"),
+            ("MAIL_FROM", "no-reply@auth.example"),
         ])
         .unwrap();
         assert_eq!(ok.server.issuer, "https://auth.example");
@@ -361,6 +369,8 @@ mod tests {
                 ("MODE", "production"),
                 ("MASTER_KEY", key.as_str()),
                 ("ISSUER", "https://auth.example"),
+                ("SMTP_URL", "smtps://mail.example"),
+                ("MAIL_FROM", "no-reply@auth.example"),
             ];
             vars.extend_from_slice(extra);
             load(&vars)

@@ -20,6 +20,7 @@ use async_trait::async_trait;
 
 use crate::config::{Backend, DatabaseUrl, Synchronous};
 
+mod email;
 mod keys;
 mod postgres;
 mod revocations;
@@ -30,6 +31,9 @@ mod sqlite;
 mod throttle;
 mod users;
 
+pub use email::{
+    EmailStore, MailOutcome, MailTokenRecord, NewMail, NewMailToken, QueuedMail, Spent, TokenEffect,
+};
 pub use keys::{KeyStore, StoredKey};
 pub use postgres::PgStore;
 pub use revocations::RevocationStore;
@@ -148,13 +152,13 @@ impl core::error::Error for StoreError {
 }
 
 /// Everything the server keeps: one trait per area, each in its module
-/// (users, roles, keys, sessions, throttle, revocations), and the
+/// (users, roles, keys, sessions, throttle, revocations, email), and the
 /// migrations. Every
 /// method of every area is atomic. Callers hold an `Arc<dyn Store>`; the
 /// areas' methods are callable on it.
 #[async_trait]
 pub trait Store:
-    UserStore + RoleStore + KeyStore + SessionStore + ThrottleStore + RevocationStore
+    UserStore + RoleStore + KeyStore + SessionStore + ThrottleStore + RevocationStore + EmailStore
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;

@@ -25,6 +25,7 @@ use sqlx::{
 
 use super::{Store, StoreError, rows::backend};
 
+mod email;
 mod keys;
 mod revocations;
 mod roles;
@@ -58,6 +59,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "key_lifecycle",
         include_str!("../../../migrations/postgres/0005_key_lifecycle.sql"),
+    ),
+    (
+        6,
+        "email",
+        include_str!("../../../migrations/postgres/0006_email.sql"),
     ),
 ];
 

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use super::{Store, StoreError, rows::backend};
 use crate::config::Synchronous;
 
+mod email;
 mod keys;
 mod revocations;
 mod roles;
@@ -51,6 +52,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "key_lifecycle",
         include_str!("../../../migrations/sqlite/0005_key_lifecycle.sql"),
+    ),
+    (
+        6,
+        "email",
+        include_str!("../../../migrations/sqlite/0006_email.sql"),
     ),
 ];
 
