@@ -17,6 +17,7 @@
 
 mod binary;
 mod cors;
+mod email;
 mod endpoints;
 mod keys;
 mod metrics;
