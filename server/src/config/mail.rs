@@ -225,7 +225,7 @@ impl fmt::Debug for SmtpUrl {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
 
-    use super::super::tests::load;
+    use super::super::tests::{load, production};
     use crate::secret::MasterKey;
 
     #[test]
@@ -271,15 +271,7 @@ mod tests {
     #[test]
     fn production_needs_a_mail_server_with_tls() {
         let key = MasterKey::generate().unwrap().to_hex();
-        let prod = |extra: &[(&'static str, &'static str)]| {
-            let mut vars = vec![
-                ("MODE", "production"),
-                ("MASTER_KEY", key.as_str()),
-                ("ISSUER", "https://auth.example"),
-            ];
-            vars.extend_from_slice(extra);
-            load(&vars)
-        };
+        let prod = |extra: &[(&'static str, &'static str)]| production(&key, extra);
         assert_eq!(prod(&[]).unwrap_err().setting, "EDGEAUTH_SMTP_URL");
         let e = prod(&[("SMTP_URL", "smtp://u:pw@mail.example")]).unwrap_err();
         assert_eq!(e.setting, "EDGEAUTH_SMTP_URL");

@@ -226,6 +226,17 @@ mod tests {
         )
     }
 
+    /// Production mode with a master key and an https issuer, and `extra`.
+    pub(super) fn production(key: &str, extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut vars = vec![
+            ("MODE", "production"),
+            ("MASTER_KEY", key),
+            ("ISSUER", "https://auth.example"),
+        ];
+        vars.extend_from_slice(extra);
+        load(&vars)
+    }
+
     #[test]
     fn defaults_need_no_configuration() {
         let c = load(&[]).unwrap();
@@ -366,14 +377,11 @@ mod tests {
         let key = MasterKey::generate().unwrap().to_hex();
         let prod = |extra: &[(&'static str, &'static str)]| {
             let mut vars = vec![
-                ("MODE", "production"),
-                ("MASTER_KEY", key.as_str()),
-                ("ISSUER", "https://auth.example"),
                 ("SMTP_URL", "smtps://mail.example"),
                 ("MAIL_FROM", "no-reply@auth.example"),
             ];
             vars.extend_from_slice(extra);
-            load(&vars)
+            production(&key, &vars)
         };
         assert!(prod(&[]).is_ok());
         let e = prod(&[("ALLOWED_ORIGINS", "https://a.example,http://b.example")]).unwrap_err();
