@@ -401,9 +401,17 @@ async fn a_key_rotation_reaches_every_instance() {
     };
     // `a` rereads the keys every second; `b` only every hour, so it sees
     // the new key only through a token signed with it. The new key is
-    // published 2 s ahead of signing.
+    // published 2 s ahead of signing. The wait for it signs in about 20
+    // times: `a` keeps them all, so the first session is not evicted.
     let (a, b) = tokio::join!(
-        cluster.serve(&[("KEY_RELOAD", "1"), ("KEY_PUBLISH_AHEAD", "2")], "a"),
+        cluster.serve(
+            &[
+                ("KEY_RELOAD", "1"),
+                ("KEY_PUBLISH_AHEAD", "2"),
+                ("MAX_SESSIONS", "100"),
+            ],
+            "a"
+        ),
         cluster.serve(&[("KEY_RELOAD", "1h")], "b"),
     );
     register(&a.base, "keys@example.com").await;
