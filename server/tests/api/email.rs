@@ -794,11 +794,16 @@ async fn kill_9_with_mail_queued_loses_none_and_sends_none_twice() {
     assert!(outbox_states(&db).await.iter().all(|s| s == "pending"));
 
     let sink = Sink::start_on(sink_dir, port).await;
+    env.push(("METRICS_BIND", "127.0.0.1:0"));
     let mut second = serve(&dir, &env, "second.log").await;
     let states = all_finished(&db).await;
     assert_eq!(states, vec!["sent"; 5]);
     let mails = sink.mails();
     assert_eq!((mails.len(), distinct_ids(&mails)), (5, 5));
+    // The sender counted them.
+    let scrape = crate::metrics::scrape(second.metrics.as_ref().unwrap()).await;
+    let sent = crate::metrics::value(&scrape, "edgeauth_mails_total{outcome=\"sent\"}");
+    assert_eq!(sent, 5.0, "{scrape:?}");
     second.child.start_kill().unwrap();
     second.child.wait().await.unwrap();
     let logs = std::fs::read_to_string(&first.log).unwrap()
