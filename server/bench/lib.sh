@@ -42,6 +42,39 @@ start_server() {
   [ -n "$BASE" ] || { echo "$name did not start" >&2; cat "$dir/err" >&2; exit 1; }
 }
 
+# start_sink: the email tests' SMTP sink (server/tests/smtp_sink.py, on
+# aiosmtpd) on a free loopback port, writing each mail it accepts into
+# $WORK/mail; sets SMTP to its smtp:// URL.
+start_sink() {
+  python3 "$ROOT/server/tests/smtp_sink.py" --dir "$WORK/mail" > "$WORK/sink.out" &
+  PIDS+=("$!")
+  for _ in $(seq 1 200); do grep -q "smtp sink on" "$WORK/sink.out" 2>/dev/null && break; sleep 0.05; done
+  SMTP="smtp://$(sed -n 's/^smtp sink on //p' "$WORK/sink.out")"
+  [ "$SMTP" != "smtp://" ] || { echo "the SMTP sink did not start (python3 -m pip install --user aiosmtpd)" >&2; exit 1; }
+}
+
+# medians FILE STATUS TITLE KNOWN_LABEL UNKNOWN_LABEL: FILE holds lines
+# `known|unknown HTTP_STATUS SECONDS` (curl's -w); every status must be
+# STATUS. Prints TITLE, both medians side by side and their ratio.
+medians() {
+  python3 - "$@" <<'PY'
+import statistics, sys
+path, status, title, *labels = sys.argv[1:]
+rows = [line.split() for line in open(path)]
+bad = [r for r in rows if r[1] != status]
+if bad:
+    sys.exit(f"expected {status} for every request, got {bad[:3]}")
+med = {k: statistics.median(float(r[2]) * 1000 for r in rows if r[0] == k) for k in ("known", "unknown")}
+width = max(map(len, labels))
+print(title.format(n=len(rows) // 2))
+for kind, label in zip(("known", "unknown"), labels):
+    value = med[kind]
+    print(f"median {label + ':':<{width + 1}} {value:.1f} ms" if value >= 10 else f"median {label + ':':<{width + 1}} {value:.3f} ms")
+hi, lo = max(med.values()), min(med.values())
+print(f"ratio (slower / faster): {hi / lo:.3f}x (target <= 1.1x)")
+PY
+}
+
 BENCH_USER='{"email":"bench@example.com","password":"correct horse battery staple"}'
 
 register() {

@@ -311,6 +311,10 @@ async fn serve(config: Config, store: &Arc<dyn Store>, opened: &AnyStore) -> Cli
         database = %config.database.url,
         key_reload_s = config.keys.key_reload,
         session_cache_s = config.sessions.cache,
+        mail = %config.mail.smtp_url.as_ref().map_or_else(
+            || format!("files in {}", config.mail.outbox_dir.display()),
+            ToString::to_string,
+        ),
         "edgeauth listening"
     );
     println!("edgeauth listening on http://{addr}");
@@ -337,6 +341,7 @@ async fn serve(config: Config, store: &Arc<dyn Store>, opened: &AnyStore) -> Cli
         })
     };
     let purger = tokio::spawn(purge_every_hour(state.clone()));
+    let mail_sender = tokio::spawn(state.mail_sender());
     let max = config.connections.max_connections;
     crate::serve::serve(
         listener,
@@ -348,6 +353,7 @@ async fn serve(config: Config, store: &Arc<dyn Store>, opened: &AnyStore) -> Cli
     )
     .await;
     purger.abort();
+    mail_sender.abort();
     if let Some(metrics) = metrics {
         let _ = metrics.await;
     }

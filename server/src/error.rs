@@ -52,6 +52,9 @@ pub enum AppError {
     Access(AccessError),
     /// 409 with a code (`role_in_use`).
     Conflict(&'static str),
+    /// 403 `email_not_verified`: the password is right, but sign-in needs
+    /// a verified address (`REQUIRE_EMAIL_VERIFICATION`).
+    EmailNotVerified,
     /// 404 with a code (`not_found`, `session_not_found`).
     NotFound(&'static str),
     /// 409 `email_taken`.
@@ -97,7 +100,7 @@ impl AppError {
             | Self::InvalidCredentials
             | Self::InvalidRefreshToken
             | Self::RefreshTokenReused => StatusCode::UNAUTHORIZED,
-            Self::CsrfRejected => StatusCode::FORBIDDEN,
+            Self::CsrfRejected | Self::EmailNotVerified => StatusCode::FORBIDDEN,
             Self::Access(e) => {
                 StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN)
             }
@@ -126,6 +129,7 @@ impl AppError {
             Self::CsrfRejected => "csrf_rejected",
             Self::Access(e) => e.code(),
             Self::Conflict(code) => code,
+            Self::EmailNotVerified => "email_not_verified",
             Self::NotFound(code) => code,
             Self::EmailTaken => "email_taken",
             Self::PayloadTooLarge => "payload_too_large",
@@ -161,6 +165,9 @@ impl AppError {
             }
             Self::Access(e) => format!("{e}: the token does not grant this"),
             Self::Conflict(_) => "the role is granted to a user or inherited by a role".into(),
+            Self::EmailNotVerified => {
+                "the email address is not verified: follow the link in the verification mail".into()
+            }
             Self::NotFound(_) => "not found".into(),
             Self::EmailTaken => "an account with this email already exists".into(),
             Self::PayloadTooLarge => "the request body is too large".into(),
@@ -395,6 +402,16 @@ impl From<crate::auth::AuthError> for AppError {
             E::RefreshTokenReused => Self::RefreshTokenReused,
             E::SessionNotFound => Self::NotFound("session_not_found"),
             E::InvalidToken(e) => Self::InvalidToken(e),
+            E::InvalidMailToken => Self::BadRequest {
+                code: "invalid_token",
+                detail: "the link is not valid: unknown, already used, or for another purpose"
+                    .into(),
+            },
+            E::MailTokenExpired => Self::BadRequest {
+                code: "token_expired",
+                detail: "the link has expired: ask for a new one".into(),
+            },
+            E::EmailNotVerified => Self::EmailNotVerified,
             E::Store(e) => e.into(),
             E::Internal(e) => Self::Internal(e),
         }
@@ -428,6 +445,7 @@ mod tests {
             (AppError::InvalidRefreshToken, 401, "invalid_refresh_token"),
             (AppError::RefreshTokenReused, 401, "refresh_token_reused"),
             (AppError::CsrfRejected, 403, "csrf_rejected"),
+            (AppError::EmailNotVerified, 403, "email_not_verified"),
             (
                 AppError::NotFound("session_not_found"),
                 404,
@@ -495,6 +513,9 @@ mod tests {
             (AuthError::InvalidRefreshToken, 401, "invalid_refresh_token"),
             (AuthError::RefreshTokenReused, 401, "refresh_token_reused"),
             (AuthError::SessionNotFound, 404, "session_not_found"),
+            (AuthError::InvalidMailToken, 400, "invalid_token"),
+            (AuthError::MailTokenExpired, 400, "token_expired"),
+            (AuthError::EmailNotVerified, 403, "email_not_verified"),
             (
                 AuthError::InvalidToken(VerifyError::Revoked),
                 401,

@@ -27,12 +27,14 @@ mod store;
 
 // The public interface.
 pub use crate::{
+    auth::outbox::Delivered,
     auth::tokens::{KeyInfo, KeyState},
     clock::{Clock, ManualClock, SystemClock},
     config::{
         Argon2Costs, AuditSettings, Backend, Config, ConfigError, CookieSettings, DatabaseSettings,
-        DatabaseUrl, KeySettings, Mode, PasswordRules, PasswordSettings, Rate, RevocationSettings,
-        ServerSettings, SessionSettings, Synchronous, ThrottleSettings, parse_duration_ms,
+        DatabaseUrl, KeySettings, MailSettings, Mode, PasswordRules, PasswordSettings, Rate,
+        RevocationSettings, ServerSettings, SessionSettings, SmtpUrl, Synchronous,
+        ThrottleSettings, parse_duration_ms,
     },
     config::{ConnectionSettings, LogFormat, TelemetrySettings},
     error::{AppError, PROBLEM_JSON},
@@ -41,8 +43,9 @@ pub use crate::{
     state::AppState,
     store::{
         AdminChange, AdminStore, AnyStore, AuditEvent, AuditQuery, AuditStore, ChangeOutcome,
-        KeyStore, LoggedEvent, NewSession, PgStore, RefreshRecord, RevocationStore, RoleDef,
-        RoleStore, RotateOutcome, Rotation, Session, SessionStore, SqliteStore, Store, StoreError,
-        StoredKey, ThrottleStore, User, UserPage, UserStore, connect_store,
+        EmailStore, KeyStore, LoggedEvent, MailOutcome, MailTokenRecord, NewMail, NewMailToken,
+        NewSession, PgStore, QueuedMail, RefreshRecord, RevocationStore, RoleDef, RoleStore,
+        RotateOutcome, Rotation, Session, SessionStore, Spent, SqliteStore, Store, StoreError,
+        StoredKey, ThrottleStore, TokenEffect, User, UserPage, UserStore, connect_store,
     },
 };

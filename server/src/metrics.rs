@@ -52,6 +52,9 @@ pub(crate) const DB_POOL: &str = "edgeauth_db_pool_connections";
 pub(crate) const SIGNING_KEY_AGE: &str = "edgeauth_signing_key_age_seconds";
 /// Gauge: sessions listed in the revocation feed this instance last built.
 pub(crate) const REVOCATION_FEED: &str = "edgeauth_revocation_feed_sessions";
+/// Mail attempts finished by the outbox sender, by `outcome` (`sent`,
+/// `retried`, `failed`, `dropped`).
+pub(crate) const MAILS: &str = "edgeauth_mails_total";
 
 /// Histogram buckets, in seconds, for request and queue times.
 const BUCKETS: &[f64] = &[
@@ -79,6 +82,10 @@ pub(crate) fn install() -> Result<PrometheusHandle, String> {
         (LOGINS, "password sign-ins by outcome"),
         (REFRESHES, "refresh-token rotations by outcome"),
         (THROTTLED, "requests refused by a limit"),
+        (
+            MAILS,
+            "mail attempts finished by the outbox sender, by outcome",
+        ),
     ] {
         describe_counter!(name, help);
     }
@@ -205,6 +212,18 @@ pub(crate) fn refresh(outcome: Refresh) {
         Refresh::Invalid => "invalid",
     };
     counter!(REFRESHES, "outcome" => outcome).increment(1);
+}
+
+/// A mail attempt finished by the outbox sender.
+pub(crate) fn mail(outcome: &crate::store::MailOutcome) {
+    use crate::store::MailOutcome as O;
+    let outcome = match outcome {
+        O::Sent => "sent",
+        O::Retry { .. } => "retried",
+        O::Failed { .. } => "failed",
+        O::Dropped => "dropped",
+    };
+    counter!(MAILS, "outcome" => outcome).increment(1);
 }
 
 /// A request refused by the limit named `limit`.

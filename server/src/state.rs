@@ -9,6 +9,8 @@ use crate::{
         admin::CursorKey,
         audit::{self, AuditContext},
         limiter::{LoginLimiter, LoginLimits},
+        mailer::Mailer,
+        outbox::{Delivered, Outbox},
         password::{PasswordHasher, PasswordPolicy},
         purge,
         rates::{AddressRate, Rates},
@@ -39,6 +41,8 @@ pub struct AppState {
     pub(crate) revocations: Arc<RevocationFeed>,
     /// Signs the admin API's list cursors.
     pub(crate) cursors: CursorKey,
+    pub(crate) mailer: Arc<Mailer>,
+    pub(crate) outbox: Arc<Outbox>,
 }
 
 impl core::fmt::Debug for AppState {
@@ -114,7 +118,15 @@ impl AppState {
             register: AddressRate::new("register", config.throttle.register_rate),
             token: AddressRate::new("token", config.throttle.token_rate),
             refresh: AddressRate::new("refresh", config.throttle.refresh_rate),
+            mail: AddressRate::new("mail", config.mail.rate),
         };
+        let mailer = Arc::new(Mailer::new(&config.mail).map_err(AppError::internal)?);
+        let outbox = Arc::new(Outbox::new(
+            Arc::clone(&store),
+            Arc::clone(&mailer),
+            Arc::clone(&clock),
+            &config.mail,
+        )?);
         let revocations = RevocationFeed::new(FeedPolicy::new(
             config.revocations.max_age,
             config.revocations.ttl,
@@ -122,6 +134,8 @@ impl AppState {
         ));
         Ok(Self {
             cursors: CursorKey::new(master.derive("admin-cursor")),
+            mailer,
+            outbox,
             rates: Arc::new(rates),
             revocations: Arc::new(revocations),
             config: Arc::new(config),
@@ -216,6 +230,17 @@ impl AppState {
             return Ok(None);
         }
         self.rotate_keys_by(&AuditContext::system()).await
+    }
+
+    /// Sends every queued mail that is due now (the server's sender does
+    /// this whenever mail is queued, and every second); what it sent.
+    pub async fn deliver_mail(&self) -> Result<Delivered, AppError> {
+        Ok(self.outbox.deliver_due().await?)
+    }
+
+    /// The outbox sender, for `serve` to spawn: runs until aborted.
+    pub fn mail_sender(&self) -> impl Future<Output = ()> + Send + 'static {
+        Arc::clone(&self.outbox).run()
     }
 
     fn publish_for(&self) -> u64 {

@@ -93,6 +93,26 @@ impl Accounts {
         insert_user(&*self.store, user, Vec::new(), &event).await
     }
 
+    /// Checks a new password against the policy (with the account's
+    /// address) and hashes it: a reset, a change.
+    pub(crate) async fn new_password_hash(
+        &self,
+        password: &SecretString,
+        email: &str,
+    ) -> Result<String, AuthError> {
+        let normalized = self
+            .policy
+            .check(password, email)
+            .map_err(AuthError::WeakPassword)?;
+        let slot = self.hasher.slot().await?;
+        self.hasher.hash(slot, normalized).await
+    }
+
+    /// Whether the user's address is verified.
+    pub(crate) async fn email_verified(&self, user_id: &str) -> Result<bool, AuthError> {
+        Ok(self.store.email_verified_at(user_id).await?.is_some())
+    }
+
     /// Checks an email and password: the same answer, and the same argon2
     /// work, whether the email is unknown or the password wrong. Returns
     /// the user; signing in is the caller's next step.

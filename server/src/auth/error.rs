@@ -33,6 +33,13 @@ pub(crate) enum AuthError {
     SessionNotFound,
     /// An access token failed verification.
     InvalidToken(VerifyError),
+    /// A link sent by mail is unknown, used, or for another purpose.
+    InvalidMailToken,
+    /// A link sent by mail is past its end of validity.
+    MailTokenExpired,
+    /// The password is right but the address is not verified, and
+    /// `REQUIRE_EMAIL_VERIFICATION` is on.
+    EmailNotVerified,
     /// The store failed.
     Store(StoreError),
     /// Anything else that is our fault (keys, hashing, randomness).
@@ -59,6 +66,9 @@ impl AuthError {
             Self::RefreshTokenReused => "refresh_token_reused",
             Self::SessionNotFound => "session_not_found",
             Self::InvalidToken(e) => e.code(),
+            Self::InvalidMailToken => "invalid_token",
+            Self::MailTokenExpired => "token_expired",
+            Self::EmailNotVerified => "email_not_verified",
             Self::Store(StoreError::Unavailable(_)) => "database_unavailable",
             Self::Store(_) | Self::Internal(_) => "internal_error",
         }
@@ -83,6 +93,11 @@ impl fmt::Display for AuthError {
             Self::RefreshTokenReused => f.write_str("the refresh token was already used"),
             Self::SessionNotFound => f.write_str("session not found"),
             Self::InvalidToken(e) => write!(f, "invalid access token: {e}"),
+            Self::InvalidMailToken => {
+                f.write_str("the link is not valid (unknown, used, or for another purpose)")
+            }
+            Self::MailTokenExpired => f.write_str("the link has expired"),
+            Self::EmailNotVerified => f.write_str("the email address is not verified"),
             Self::Store(e) => write!(f, "store: {e}"),
             Self::Internal(e) => write!(f, "internal error: {e}"),
         }
@@ -122,6 +137,9 @@ mod tests {
             (AuthError::RefreshTokenReused, "refresh_token_reused"),
             (AuthError::SessionNotFound, "session_not_found"),
             (AuthError::InvalidToken(VerifyError::Expired), "expired"),
+            (AuthError::InvalidMailToken, "invalid_token"),
+            (AuthError::MailTokenExpired, "token_expired"),
+            (AuthError::EmailNotVerified, "email_not_verified"),
             (AuthError::Store(StoreError::Conflict), "internal_error"),
             (AuthError::internal("boom"), "internal_error"),
         ];

@@ -5,10 +5,13 @@
 pub(crate) mod accounts;
 pub(crate) mod admin;
 pub(crate) mod audit;
+pub(crate) mod email;
 mod error;
 pub(crate) mod imported;
 pub(crate) mod limiter;
+pub(crate) mod mailer;
 mod normalize;
+pub(crate) mod outbox;
 pub(crate) mod password;
 pub(crate) mod purge;
 pub(crate) mod rates;
@@ -31,13 +34,12 @@ pub(crate) use sessions::{Sessions, TokenPair};
 /// The `amr` value of a password sign-in (RFC 8176).
 pub(crate) const AMR_PASSWORD: &str = "pwd";
 
-/// Signs in with email and password: the credential check, then the shared
-/// sign-in tail with `amr` `["pwd"]`; the session and its `login.succeeded`
-/// event are written together (a failure's event by the check).
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the request's parts, each needed"
-)]
+/// Signs in with email and password: the credential check, then (when
+/// `require_verified`) the verified-address check, which only someone with
+/// the password ever reaches, then the shared sign-in tail with `amr`
+/// `["pwd"]`; the session and its `login.succeeded` event are written
+/// together (a failure's event by the check).
+#[allow(clippy::too_many_arguments, reason = "one sign-in's inputs")]
 pub(crate) async fn login(
     accounts: &Accounts,
     sessions: &Sessions,
@@ -46,6 +48,7 @@ pub(crate) async fn login(
     client: IpAddr,
     user_agent: Option<String>,
     ctx: &audit::AuditContext,
+    require_verified: bool,
     now: u64,
 ) -> Result<TokenPair, AuthError> {
     let checked = accounts
@@ -53,6 +56,9 @@ pub(crate) async fn login(
         .await;
     crate::metrics::login(&checked);
     let user = checked?;
+    if require_verified && !accounts.email_verified(&user.id).await? {
+        return Err(AuthError::EmailNotVerified);
+    }
     let amr = vec![AMR_PASSWORD.to_owned()];
     let event = ctx.acted_by(&user.id).event(
         audit::EventType::LoginSucceeded,

@@ -1,4 +1,4 @@
-//! Per-address request rates (registration, sign-in, refresh), kept in
+//! Per-address request rates (registration, sign-in, refresh, mail), kept in
 //! this process's memory with `governor` (GCRA): a burst of `count`, then
 //! one request every `per / count`. Unlike the failed-login counters these
 //! are per instance, by design: they shed floods cheaply, before any
@@ -68,6 +68,8 @@ pub(crate) struct Rates {
     pub(crate) token: AddressRate,
     /// `POST /auth/refresh`, and the token endpoint's refresh grant.
     pub(crate) refresh: AddressRate,
+    /// Every endpoint that sends mail.
+    pub(crate) mail: AddressRate,
 }
 
 #[cfg(test)]

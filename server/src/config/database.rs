@@ -134,34 +134,39 @@ impl DatabaseUrl {
 impl fmt::Display for DatabaseUrl {
     /// The URL with any password (`user:PASSWORD@`, `password=...`) masked.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let url = self.0.as_str();
-        let (head, query) = url.split_once('?').unwrap_or((url, ""));
-        match head.split_once("://") {
-            Some((scheme, rest)) => {
-                let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-                match authority.rsplit_once('@') {
-                    Some((userinfo, host)) => {
-                        let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-                        let masked = if userinfo.contains(':') { ":***" } else { "" };
-                        write!(f, "{scheme}://{user}{masked}@{host}{path}")?;
-                    }
-                    None => f.write_str(head)?,
-                }
-            }
-            None => f.write_str(head)?,
-        }
-        if !query.is_empty() {
-            let params: Vec<String> = query
-                .split('&')
-                .map(|p| match p.split_once('=') {
-                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                    _ => p.to_owned(),
-                })
-                .collect();
-            write!(f, "?{}", params.join("&"))?;
-        }
-        Ok(())
+        write_masked(f, &self.0)
     }
+}
+
+/// Writes a URL with any password (`user:PASSWORD@`, `password=...`)
+/// masked (the database's and the mail server's URLs).
+pub(super) fn write_masked(f: &mut fmt::Formatter<'_>, url: &str) -> fmt::Result {
+    let (head, query) = url.split_once('?').unwrap_or((url, ""));
+    match head.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            match authority.rsplit_once('@') {
+                Some((userinfo, host)) => {
+                    let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+                    let masked = if userinfo.contains(':') { ":***" } else { "" };
+                    write!(f, "{scheme}://{user}{masked}@{host}{path}")?;
+                }
+                None => f.write_str(head)?,
+            }
+        }
+        None => f.write_str(head)?,
+    }
+    if !query.is_empty() {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => p.to_owned(),
+            })
+            .collect();
+        write!(f, "?{}", params.join("&"))?;
+    }
+    Ok(())
 }
 
 impl fmt::Debug for DatabaseUrl {

@@ -23,6 +23,7 @@ mod connections;
 mod cookies;
 mod database;
 mod keys;
+mod mail;
 mod passwords;
 mod raw;
 mod revocations;
@@ -38,6 +39,7 @@ pub use self::{
     cookies::CookieSettings,
     database::{Backend, DatabaseSettings, DatabaseUrl, Synchronous},
     keys::KeySettings,
+    mail::{MailSettings, SmtpUrl},
     passwords::{Argon2Costs, PasswordRules, PasswordSettings},
     raw::parse_duration_ms,
     revocations::RevocationSettings,
@@ -103,6 +105,8 @@ pub struct Config {
     pub telemetry: TelemetrySettings,
     /// The audit log's retention.
     pub audit: AuditSettings,
+    /// Mail delivery and the email flows.
+    pub mail: MailSettings,
 }
 
 /// A setting that could not be used. Its `Display` names the setting.
@@ -189,6 +193,7 @@ impl Config {
         let connections = ConnectionSettings::read(raw)?;
         let telemetry = TelemetrySettings::read(raw, server.bind)?;
         let audit = AuditSettings::read(raw)?;
+        let mail = MailSettings::read(raw, mode, &server.issuer)?;
         Ok(Self {
             mode,
             server,
@@ -202,6 +207,7 @@ impl Config {
             connections,
             telemetry,
             audit,
+            mail,
         })
     }
 
@@ -223,6 +229,17 @@ mod tests {
                 .map(|(k, v)| (format!("EDGEAUTH_{k}"), (*v).to_owned())),
             None,
         )
+    }
+
+    /// Production mode with a master key and an https issuer, and `extra`.
+    pub(super) fn production(key: &str, extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut vars = vec![
+            ("MODE", "production"),
+            ("MASTER_KEY", key),
+            ("ISSUER", "https://auth.example"),
+        ];
+        vars.extend_from_slice(extra);
+        load(&vars)
     }
 
     #[test]
@@ -339,6 +356,8 @@ mod tests {
             ("MODE", "production"),
             ("MASTER_KEY", &key),
             ("ISSUER", "https://auth.example/"),
+            ("SMTP_URL", "smtps://mail.example"),
+            ("MAIL_FROM", "no-reply@auth.example"),
         ])
         .unwrap();
         assert_eq!(ok.server.issuer, "https://auth.example");
@@ -363,12 +382,11 @@ mod tests {
         let key = MasterKey::generate().unwrap().to_hex();
         let prod = |extra: &[(&'static str, &'static str)]| {
             let mut vars = vec![
-                ("MODE", "production"),
-                ("MASTER_KEY", key.as_str()),
-                ("ISSUER", "https://auth.example"),
+                ("SMTP_URL", "smtps://mail.example"),
+                ("MAIL_FROM", "no-reply@auth.example"),
             ];
             vars.extend_from_slice(extra);
-            load(&vars)
+            production(&key, &vars)
         };
         assert!(prod(&[]).is_ok());
         let e = prod(&[("ALLOWED_ORIGINS", "https://a.example,http://b.example")]).unwrap_err();

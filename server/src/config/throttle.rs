@@ -88,7 +88,7 @@ impl Rate {
 }
 
 /// `N/DURATION` (`10/1m`, `600/60`, `5/500ms`), or `off`.
-fn parse_rate(v: &str) -> Result<Option<Rate>, String> {
+pub(super) fn parse_rate(v: &str) -> Result<Option<Rate>, String> {
     if ["off", "none", "0"].contains(&v.to_ascii_lowercase().as_str()) {
         return Ok(None);
     }

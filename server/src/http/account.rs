@@ -59,18 +59,25 @@ impl UserView {
     }
 }
 
+/// `/auth/me`: the user, and whether its address is verified.
+#[derive(Debug, Serialize, ToSchema)]
+struct Me {
+    #[serde(flatten)]
+    user: UserView,
+    email_verified: bool,
+}
+
 /// The current user. Roles and permissions are those of the access token,
 /// i.e. what the token may do at the gate right now.
-/// The current user.
 #[utoipa::path(get, path = "/auth/me", tag = "account",
     security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, description = "the current user", body = UserView), Problems))]
-async fn me(auth: Authenticated) -> Json<UserView> {
-    Json(UserView::new(
-        &auth.user,
-        auth.claims.roles,
-        auth.claims.perms,
-    ))
+    responses((status = 200, description = "the current user", body = Me), Problems))]
+async fn me(State(state): State<AppState>, auth: Authenticated) -> Result<Json<Me>, AppError> {
+    let email_verified = state.accounts.email_verified(&auth.user.id).await?;
+    Ok(Json(Me {
+        user: UserView::new(&auth.user, auth.claims.roles, auth.claims.perms),
+        email_verified,
+    }))
 }
 
 /// A session (one device sign-in).

@@ -69,6 +69,10 @@ async fn register(
         .accounts
         .register(&body.email, &body.password, body.name, &ctx, now)
         .await?;
+    if state.config.mail.require_verification {
+        auth::email::send_verification(&*state.store, &user, now).await?;
+        state.outbox.wake();
+    }
     let view = UserView::new(&user, Vec::new(), Vec::new());
     Ok((StatusCode::CREATED, Json(RegisteredBody { user: view })).into_response())
 }
@@ -89,7 +93,7 @@ struct TokenParams {
 
 /// A token pair (cookies too, for browsers).
 #[derive(Debug, Serialize, ToSchema)]
-struct TokenBody<'a> {
+pub(crate) struct TokenBody<'a> {
     access_token: &'a str,
     token_type: &'static str,
     expires_in: u64,
@@ -103,7 +107,12 @@ struct TokenBody<'a> {
 /// a page elsewhere cannot sign a browser in (login CSRF). With `Prefer:
 /// refresh-token=cookie` from such an origin the body leaves the refresh
 /// token out.
-fn token_response(state: &AppState, request: &HeaderMap, pair: &TokenPair, now: u64) -> Response {
+pub(crate) fn token_response(
+    state: &AppState,
+    request: &HeaderMap,
+    pair: &TokenPair,
+    now: u64,
+) -> Response {
     let refresh_token = pair.granted.refresh_token.encode();
     let browser = extract::check_origin(state, request).is_ok();
     let cookie_only = browser && delivery::cookie_only(request);
@@ -197,6 +206,7 @@ async fn token_grant(
                 client,
                 extract::user_agent(headers),
                 ctx,
+                state.config.mail.require_verification,
                 now,
             )
             .await?)

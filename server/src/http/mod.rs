@@ -10,6 +10,7 @@ mod cookies;
 mod cors;
 mod deadlines;
 mod delivery;
+mod email;
 mod extract;
 mod meta;
 mod observe;
@@ -63,7 +64,11 @@ fn routes(
     auth_layers: impl FnOnce(OpenApiRouter<AppState>) -> OpenApiRouter<AppState>,
 ) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::Base::openapi())
-        .merge(auth_layers(auth::router().merge(account::router())))
+        .merge(auth_layers(
+            auth::router()
+                .merge(account::router())
+                .merge(email::router()),
+        ))
         .merge(meta::router())
         .merge(revocations::router())
         .merge(admin::router())
@@ -81,10 +86,14 @@ async fn problems_and_headers(request: Request<Body>, next: Next) -> Response<Bo
     let started = std::time::Instant::now();
     let mut response = next.run(request).await;
     let status = response.status();
+    // A problem, or a page of the email flows, which answer a form's
+    // failure in HTML.
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
+        .is_some_and(|v| {
+            v.as_bytes() == PROBLEM_JSON.as_bytes() || v.as_bytes().starts_with(b"text/html")
+        });
     if (status.is_client_error() || status.is_server_error()) && !is_problem {
         let kept: Vec<_> = response
             .headers()

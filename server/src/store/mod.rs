@@ -22,6 +22,7 @@ use crate::config::{Backend, DatabaseUrl, Synchronous};
 
 mod admin;
 mod audit;
+mod email;
 mod keys;
 mod postgres;
 mod revocations;
@@ -34,6 +35,9 @@ mod users;
 
 pub use admin::{AdminChange, AdminStore, ChangeOutcome, UserPage};
 pub use audit::{AuditEvent, AuditQuery, AuditStore, LoggedEvent};
+pub use email::{
+    EmailStore, MailOutcome, MailTokenRecord, NewMail, NewMailToken, QueuedMail, Spent, TokenEffect,
+};
 pub use keys::{KeyStore, StoredKey};
 pub use postgres::PgStore;
 pub use revocations::RevocationStore;
@@ -152,7 +156,8 @@ impl core::error::Error for StoreError {
 }
 
 /// Everything the server keeps: one trait per area, each in its module
-/// (users, roles, keys, sessions, throttle, revocations, admin, audit), and the
+/// (users, roles, keys, sessions, throttle, revocations, admin, audit, email),
+/// and the
 /// migrations. Every
 /// method of every area is atomic. Callers hold an `Arc<dyn Store>`; the
 /// areas' methods are callable on it.
@@ -166,6 +171,7 @@ pub trait Store:
     + RevocationStore
     + AdminStore
     + AuditStore
+    + EmailStore
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;

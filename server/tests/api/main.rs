@@ -18,6 +18,7 @@
 mod admin;
 mod binary;
 mod cors;
+mod email;
 mod endpoints;
 mod keys;
 mod metrics;

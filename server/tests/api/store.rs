@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use edgeauth_server::{
-    NewSession, PgStore, RotateOutcome, Rotation, SqliteStore, Store, StoreError, StoredKey,
-    Synchronous, User,
+    AuditEvent, MailOutcome, NewMail, NewMailToken, NewSession, PgStore, RotateOutcome, Rotation,
+    Spent, SqliteStore, Store, StoreError, StoredKey, Synchronous, TokenEffect, User,
 };
 
 use crate::support::{T0, TempDir, postgres_url};
@@ -50,7 +50,191 @@ fn key(kid: &str, at: u64) -> StoredKey {
 /// The conformance suite, for any backend.
 async fn conformance(store: Arc<dyn Store>) {
     sequential(&*store).await;
+    mail(Arc::clone(&store)).await;
     concurrent(store).await;
+}
+
+fn queued(id: &str, user: Option<&str>, to: &str) -> NewMail {
+    NewMail {
+        id: id.into(),
+        kind: "reset".into(),
+        user_id: user.map(str::to_owned),
+        recipient: to.into(),
+        new_email: None,
+        created_at: T0,
+    }
+}
+
+/// The outbox and the links: claims are leased and exclusive, only the
+/// lease holder finishes a row, a retry waits, a link is spent once.
+async fn mail(store: Arc<dyn Store>) {
+    store
+        .create_user(&user("m1", "mail@example.com"))
+        .await
+        .unwrap();
+    let mails: Vec<NewMail> = (0..20)
+        .map(|i| queued(&format!("q{i:02}"), None, "mail@example.com"))
+        .collect();
+    store.queue_mail(&mails).await.unwrap();
+    // Eight claimers at once: every row goes to exactly one of them.
+    let claims: Vec<_> = (0..8)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                store
+                    .claim_mail(&format!("o{i}"), T0, T0 + 60, 5)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    for claim in claims {
+        claimed.extend(claim.await.unwrap().into_iter().map(|m| (m.id, m.attempts)));
+    }
+    claimed.sort();
+    let ids: Vec<&str> = claimed.iter().map(|(id, _)| id.as_str()).collect();
+    let want: Vec<String> = (0..20).map(|i| format!("q{i:02}")).collect();
+    assert_eq!(ids, want, "a row claimed twice or not at all");
+    assert!(claimed.iter().all(|(_, attempts)| *attempts == 1));
+    // Leased: nobody else gets them before the lease ends.
+    assert!(
+        store
+            .claim_mail("late", T0 + 59, T0 + 120, 50)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Only the holder finishes a row; whoever took it after the lease did.
+    let holder = store
+        .claim_mail("late", T0 + 60, T0 + 120, 1)
+        .await
+        .unwrap();
+    let first = &holder[0];
+    assert_eq!(first.attempts, 2);
+    let stale = ["o0", "o1", "o2", "o3", "o4", "o5", "o6", "o7"];
+    for owner in stale {
+        assert!(
+            !store
+                .finish_mail(&first.id, owner, T0 + 61, &MailOutcome::Sent)
+                .await
+                .unwrap()
+        );
+    }
+    let retry = MailOutcome::Retry {
+        at: T0 + 200,
+        error: "smtp transient error".into(),
+    };
+    assert!(
+        store
+            .finish_mail(&first.id, "late", T0 + 61, &retry)
+            .await
+            .unwrap()
+    );
+    // The others, free again since their lease ended; the retried one
+    // only once it is due.
+    let others = store.claim_mail("x", T0 + 199, T0 + 260, 50).await.unwrap();
+    assert_eq!(others.len(), 19);
+    assert!(others.iter().all(|m| m.id != first.id));
+    let again = store.claim_mail("x", T0 + 200, T0 + 260, 50).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(
+        (again[0].id.as_str(), again[0].attempts),
+        (first.id.as_str(), 3)
+    );
+    for m in others.iter().chain(&again) {
+        assert!(
+            store
+                .finish_mail(&m.id, "x", T0 + 201, &MailOutcome::Sent)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .finish_mail(&m.id, "x", T0 + 202, &MailOutcome::Sent)
+                .await
+                .unwrap(),
+            "finished twice"
+        );
+    }
+    assert!(
+        store
+            .claim_mail("y", T0 + 10_000, T0 + 10_060, 50)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A link, spent once, for its purpose only, and replaced on a retry.
+    let token = |hash: u8| NewMailToken {
+        hash: [hash; 32],
+        purpose: "verify",
+        user_id: "m1".into(),
+        email: "mail@example.com".into(),
+        outbox_id: "q00".into(),
+        created_at: T0,
+        expires_at: T0 + 100,
+    };
+    store.issue_mail_token(&token(1)).await.unwrap();
+    store.issue_mail_token(&token(2)).await.unwrap();
+    assert_eq!(
+        store.mail_token(&[1; 32]).await.unwrap(),
+        None,
+        "the earlier attempt's link stays"
+    );
+    let spend = |purpose: &'static str, at: u64| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .spend_mail_token(&[2; 32], purpose, at, TokenEffect::Verify, None)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(spend("reset", T0 + 1).await, Spent::Invalid);
+    assert_eq!(spend("verify", T0 + 100).await, Spent::Expired);
+    assert_eq!(store.email_verified_at("m1").await.unwrap(), None);
+    let spends: Vec<_> = (0..8)
+        .map(|_| tokio::spawn(spend("verify", T0 + 2)))
+        .collect();
+    let mut done = 0;
+    for s in spends {
+        match s.await.unwrap() {
+            Spent::Done { user_id, .. } => {
+                assert_eq!(user_id, "m1");
+                done += 1;
+            }
+            other => assert_eq!(other, Spent::Invalid),
+        }
+    }
+    assert_eq!(done, 1, "a link was spent twice");
+    assert_eq!(store.email_verified_at("m1").await.unwrap(), Some(T0 + 2));
+    // Deleting the user takes its links and pending mail with it.
+    store
+        .queue_mail(&[queued("q99", Some("m1"), "mail@example.com")])
+        .await
+        .unwrap();
+    let deleted = AuditEvent {
+        id: "e-deleted".into(),
+        at: T0 + 3,
+        kind: "user.deleted".into(),
+        actor: "m1".into(),
+        target: Some("m1".into()),
+        ip: None,
+        user_agent: None,
+        request_id: None,
+        detail: "{}".into(),
+    };
+    store.delete_user("m1", T0 + 3, &deleted).await.unwrap();
+    assert_eq!(store.mail_token(&[2; 32]).await.unwrap(), None);
+    assert!(
+        store
+            .claim_mail("z", T0 + 20_000, T0 + 20_060, 50)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.purge_mail(T0 + 20_000).await.unwrap() >= 20);
 }
 
 /// What races must not break: one rotation wins, the session limit holds.

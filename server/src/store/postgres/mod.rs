@@ -26,6 +26,7 @@ use sqlx::{
 use super::{Store, StoreError, rows::backend};
 
 mod admin;
+mod email;
 mod keys;
 mod revocations;
 mod roles;
@@ -60,8 +61,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "key_lifecycle",
         include_str!("../../../migrations/postgres/0005_key_lifecycle.sql"),
     ),
-    // 6 is the email flows' (another branch); versions need not be
-    // contiguous: each one is applied when it is missing.
+    (
+        6,
+        "email",
+        include_str!("../../../migrations/postgres/0006_email.sql"),
+    ),
     (
         7,
         "admin_audit",

@@ -17,6 +17,7 @@ use super::{Store, StoreError, rows::backend};
 use crate::config::Synchronous;
 
 mod admin;
+mod email;
 mod keys;
 mod revocations;
 mod roles;
@@ -53,8 +54,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "key_lifecycle",
         include_str!("../../../migrations/sqlite/0005_key_lifecycle.sql"),
     ),
-    // 6 is the email flows' (another branch); versions need not be
-    // contiguous: each one is applied when it is missing.
+    (
+        6,
+        "email",
+        include_str!("../../../migrations/sqlite/0006_email.sql"),
+    ),
     (
         7,
         "admin_audit",
