@@ -202,6 +202,7 @@ pub(crate) fn new_user(
         password_hash,
         created_at: now,
         disabled_at: None,
+        email_verified_at: None,
     })
 }
 

@@ -95,6 +95,7 @@ mod tests {
             password_hash: String::new(),
             created_at: 0,
             disabled_at: None,
+            email_verified_at: None,
         })
     }
 

@@ -149,8 +149,7 @@ pub(crate) struct AdminUser {
     id: String,
     email: String,
     name: Option<String>,
-    /// Whether the email address was verified (the email flows set it;
-    /// false until then).
+    /// Whether the current email address was verified (by a mailed link).
     email_verified: bool,
     disabled: bool,
     /// The roles granted directly.
@@ -165,7 +164,7 @@ impl From<UserInfo> for AdminUser {
     fn from(info: UserInfo) -> Self {
         let user = info.user;
         Self {
-            email_verified: false,
+            email_verified: user.email_verified_at.is_some(),
             disabled: user.disabled_at.is_some(),
             id: user.id,
             email: user.email,

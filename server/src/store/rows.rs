@@ -100,7 +100,7 @@ macro_rules! session_columns {
 /// The user columns (no alias).
 macro_rules! user_columns {
     () => {
-        "id, email, name, password_hash, created_at, disabled_at"
+        "id, email, name, password_hash, created_at, disabled_at, email_verified_at"
     };
 }
 
@@ -114,6 +114,7 @@ pub(super) fn user_from(row: &impl StoreRow) -> Result<User, StoreError> {
         password_hash: row.text("password_hash")?,
         created_at: row.time("created_at")?,
         disabled_at: row.opt_time("disabled_at")?,
+        email_verified_at: row.opt_time("email_verified_at")?,
     })
 }
 
@@ -154,6 +155,7 @@ pub(super) fn session_with_user_from(row: &impl StoreRow) -> Result<(Session, Us
         password_hash: row.text("password_hash")?,
         created_at: row.time("user_created_at")?,
         disabled_at: row.opt_time("disabled_at")?,
+        email_verified_at: row.opt_time("email_verified_at")?,
     };
     Ok((session, user))
 }

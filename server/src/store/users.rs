@@ -22,6 +22,8 @@ pub struct User {
     /// When an administrator disabled the account (None: enabled). A
     /// disabled account's login answers like a wrong password.
     pub disabled_at: Option<u64>,
+    /// When its current address was verified (None: not verified).
+    pub email_verified_at: Option<u64>,
 }
 
 impl fmt::Debug for User {

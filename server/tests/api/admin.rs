@@ -418,6 +418,7 @@ fn bare_user(id: String, at: u64) -> edgeauth_server::User {
         password_hash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
         created_at: at,
         disabled_at: None,
+        email_verified_at: None,
     }
 }
 

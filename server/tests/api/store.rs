@@ -33,6 +33,7 @@ fn user(id: &str, email: &str) -> User {
         password_hash: "$argon2id$...".into(),
         created_at: T0,
         disabled_at: None,
+        email_verified_at: None,
     }
 }
 

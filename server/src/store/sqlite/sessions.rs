@@ -105,7 +105,8 @@ impl SessionStore for SqliteStore {
         sqlx::query(concat!(
             "SELECT ",
             session_columns!(),
-            ", u.email, u.name, u.password_hash, u.created_at AS user_created_at, u.disabled_at \
+            ", u.email, u.name, u.password_hash, u.created_at AS user_created_at, u.disabled_at, \
+             u.email_verified_at \
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?"
         ))
         .bind(id)
