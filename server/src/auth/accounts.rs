@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::{
     secret::{SecretString, random},
-    store::{AdminChange, AuditEvent, Store, StoreError, User},
+    store::{AdminChange, AuditEvent, NewMail, Store, StoreError, User},
 };
 
 use super::{
@@ -74,12 +74,14 @@ impl Accounts {
     }
 
     /// Registers an account (`POST /auth/register`), with its
-    /// `user.registered` event, acted by the new user.
+    /// `user.registered` event, acted by the new user, and when `verify`
+    /// its verification link queued: all in one transaction.
     pub(crate) async fn register(
         &self,
         email: &str,
         password: &SecretString,
         name: Option<String>,
+        verify: bool,
         ctx: &AuditContext,
         now: u64,
     ) -> Result<User, AuthError> {
@@ -90,7 +92,12 @@ impl Accounts {
             json!({}),
             now,
         )?;
-        insert_user(&*self.store, user, Vec::new(), &event).await
+        let mails = if verify {
+            vec![super::email::verification_mail(&user, now)?]
+        } else {
+            Vec::new()
+        };
+        insert_user(&*self.store, user, Vec::new(), mails, &event).await
     }
 
     /// Checks a new password against the policy (with the account's
@@ -212,11 +219,13 @@ pub(crate) async fn insert_user(
     store: &dyn Store,
     user: User,
     roles: Vec<String>,
+    mails: Vec<NewMail>,
     event: &AuditEvent,
 ) -> Result<User, AuthError> {
     let change = AdminChange::CreateUser {
         user: user.clone(),
         roles,
+        mails,
     };
     match store.apply(&change, event).await {
         Ok(_) => {

@@ -255,7 +255,7 @@ pub(crate) async fn create_user(
 ) -> Result<UserInfo, AdminError> {
     let user = prepare_user(accounts, store, &new, now).await?;
     let event = created_event(ctx, &user, &new, now)?;
-    let user = accounts::insert_user(store, user, new.roles.clone(), &event)
+    let user = accounts::insert_user(store, user, new.roles.clone(), Vec::new(), &event)
         .await
         .map_err(AdminError::Account)?;
     Ok(UserInfo::new(
@@ -291,6 +291,7 @@ pub(crate) async fn import_users(
         let change = AdminChange::CreateUser {
             user,
             roles: new.roles.clone(),
+            mails: Vec::new(),
         };
         changes.push((change, event));
     }

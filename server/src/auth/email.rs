@@ -72,14 +72,18 @@ fn spent(result: Result<Spent, StoreError>) -> Result<(String, Vec<String>), Aut
     }
 }
 
+/// A verification link to the user's address, to queue.
+pub(crate) fn verification_mail(user: &User, now: u64) -> Result<NewMail, AuthError> {
+    mail(Kind::Verify, Some(&user.id), &user.email, None, now)
+}
+
 /// Queues a verification link to the user's address.
 pub(crate) async fn send_verification(
     store: &dyn Store,
     user: &User,
     now: u64,
 ) -> Result<(), AuthError> {
-    let verify = mail(Kind::Verify, Some(&user.id), &user.email, None, now)?;
-    Ok(store.queue_mail(&[verify]).await?)
+    Ok(store.queue_mail(&[verification_mail(user, now)?]).await?)
 }
 
 /// Queues a mail of `kind` (a reset or a magic link) to whatever account

@@ -65,12 +65,12 @@ async fn register(
     state.rates.register.check(client)?;
     let now = state.now();
     let body: RegisterBody = extract::json(&headers, &body)?;
+    let verify = state.config.mail.require_verification;
     let user = state
         .accounts
-        .register(&body.email, &body.password, body.name, &ctx, now)
+        .register(&body.email, &body.password, body.name, verify, &ctx, now)
         .await?;
-    if state.config.mail.require_verification {
-        auth::email::send_verification(&*state.store, &user, now).await?;
+    if verify {
         state.outbox.wake();
     }
     let view = UserView::new(&user, Vec::new(), Vec::new());

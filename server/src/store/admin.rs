@@ -10,19 +10,21 @@
 
 use async_trait::async_trait;
 
-use super::{AuditEvent, RoleDef, StoreError, User};
+use super::{AuditEvent, NewMail, RoleDef, StoreError, User};
 
 /// A change to users, roles or sessions, recorded by an audit event.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum AdminChange {
-    /// Inserts a user with these direct roles (`Conflict` if the email is
-    /// taken).
+    /// Inserts a user with these direct roles, and queues `mails` for it
+    /// (`Conflict` if the email is taken).
     CreateUser {
         /// The new user.
         user: User,
         /// Roles granted at once.
         roles: Vec<String>,
+        /// Mails queued with it (a registration's verification link).
+        mails: Vec<NewMail>,
     },
     /// Changes a user's email and/or name (`Conflict` if the email is
     /// taken).
@@ -264,7 +266,7 @@ macro_rules! admin_store {
                 sessions: Vec::new(),
             };
             Ok(match change {
-                AdminChange::CreateUser { user, roles } => {
+                AdminChange::CreateUser { user, roles, mails } => {
                     sqlx::query(
                         "INSERT INTO users (id, email, name, password_hash, created_at, \
                          disabled_at) VALUES ($1, $2, $3, $4, $5, NULL)",
@@ -278,6 +280,21 @@ macro_rules! admin_store {
                     .await
                     .map_err(backend)?;
                     exec_each(conn, GRANT, &user.id, roles).await?;
+                    for mail in mails {
+                        sqlx::query(
+                            "INSERT INTO mail_outbox (id, kind, user_id, recipient, new_email, \
+                             created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                        )
+                        .bind(&mail.id)
+                        .bind(&mail.kind)
+                        .bind(&mail.user_id)
+                        .bind(&mail.recipient)
+                        .bind(&mail.new_email)
+                        .bind(db_time(mail.created_at))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(backend)?;
+                    }
                     done(true)
                 }
                 AdminChange::UpdateUser { id, email, name } => {
