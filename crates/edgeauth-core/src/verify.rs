@@ -65,6 +65,11 @@ impl Verifier {
         &self.keys
     }
 
+    /// The expected issuer (`iss`).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
     /// Replaces the trusted keys (after a JWKS refetch, say).
     pub fn set_keys(&mut self, keys: KeySet) {
         self.keys = keys;
