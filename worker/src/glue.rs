@@ -443,12 +443,18 @@ fn plan_refresh(url: &str, need: Need, now_ms: u64) -> Option<js_sys::Promise> {
 }
 
 /// Starts or joins a fetch of the revocation feed as the core's schedule
-/// plans it (none when no feed is configured): a due refresh of a current
+/// plans it (none when no feed is configured, or no key is held to check
+/// it with): a due refresh of a current
 /// feed in the background, at most once per its max-age; without a current
 /// feed, the fetch that waiting requests share. Returns the fetch under way
 /// or started, which outlives the request.
 fn start_feed_refresh(now_ms: u64, ctx: &Context) -> Option<js_sys::Promise> {
     let promise = with_state(|state| {
+        // No key yet (or none trusted): the feed could not be checked, and
+        // the refused fetch would hold the next one back a second.
+        if state.gate.verifier().keys().is_empty() {
+            return None;
+        }
         let feed = state.feed.as_mut()?;
         match feed.schedule.plan(now_ms) {
             Plan::Skip => None,
