@@ -526,7 +526,7 @@ export class Verifier {
       .then(
         ({ text, cacheControl }) => {
           try {
-            this.#inner.acceptRevocations(revocations.feed, ticket, text, this.#clock() * 1000, cacheControl);
+            this.#inner.acceptRevocations(revocations.feed, ticket, text, now * 1000, cacheControl);
           } catch (error) {
             const source = this.#source;
             if (String(error).startsWith('unknown_key:') && source !== null && source.plan(now, true) === PLAN_START) {
