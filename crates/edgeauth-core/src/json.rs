@@ -33,6 +33,10 @@ pub(crate) struct Reader<'a> {
     pos: usize,
 }
 
+/// What [`Reader::object`] calls for each member: the reader, positioned
+/// at the value, and the member's name.
+type MemberFn<'f, 'a, E> = dyn FnMut(&mut Reader<'a>, Cow<'a, str>) -> Result<(), E> + 'f;
+
 impl<'a> Reader<'a> {
     pub(crate) fn new(text: &'a str) -> Self {
         Self { text, pos: 0 }
@@ -97,7 +101,7 @@ impl<'a> Reader<'a> {
     /// counts its bytes; an indirect call per member costs nothing visible).
     fn object_dyn<E: From<JsonError>>(
         &mut self,
-        member: &mut dyn FnMut(&mut Self, Cow<'a, str>) -> Result<(), E>,
+        member: &mut MemberFn<'_, 'a, E>,
     ) -> Result<(), E> {
         self.expect(b'{', "expected an object")?;
         if self.peek_byte() == Some(b'}') {
