@@ -10,10 +10,10 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { createServer } from 'node:http';
 import { after, before, test } from 'node:test';
 
-import { init, Verifier, VerifyError } from '../../pkg/dist/node.js';
+import { init, Verifier } from '../../pkg/dist/node.js';
 
 import { gateVars, startOrigin, startWrangler } from '../../worker/test/harness.js';
-import { startRelay, within } from './relay.mjs';
+import { gateCode as gateCodeAt, packageCode as packageCodeOf, startRelay, within } from './relay.mjs';
 
 const ISSUER = 'https://fake-issuer.e2e.edgeauth.test';
 const AUDIENCE = 'api.fake.e2e.edgeauth.test';
@@ -81,24 +81,8 @@ after(async () => {
   await new Promise((ok) => (issuer ? issuer.close(ok) : ok()));
 });
 
-async function gateCode(t) {
-  const res = await fetch(`${gate.url}/api/x`, { headers: { authorization: `Bearer ${t}` } });
-  if (res.status === 200) {
-    await res.arrayBuffer();
-    return 'pass';
-  }
-  return (await res.json()).code;
-}
-
-async function packageCode(t) {
-  try {
-    await verifier.verifyAsync(t);
-    return 'pass';
-  } catch (error) {
-    if (error instanceof VerifyError) return error.code;
-    throw error;
-  }
-}
+const gateCode = (t) => gateCodeAt(`${gate.url}/api/x`, t);
+const packageCode = (t) => packageCodeOf(verifier, t);
 
 test('refused feeds never replace the last good one', async () => {
   const revoked = token('revoked-session');

@@ -1,7 +1,8 @@
 // A loopback relay in front of the issuing server's /.well-known documents
 // (or a fake issuer), for the revocation tests: it counts the fetches of
 // the JWKS and of the revocation feed, can play dead, and can answer a feed
-// of the test's making instead of the server's.
+// of the test's making instead of the server's. With the tests' helpers to
+// ask the gate and the package about a token.
 //
 //   const relay = await startRelay(upstreamUrl);
 //   relay.jwksUrl, relay.revocationsUrl      // give these to the gate and the package
@@ -54,6 +55,27 @@ export async function startRelay(upstream) {
     revocationsUrl: `${url}/revocations`,
     close: () => new Promise((ok) => { server.closeAllConnections(); server.close(ok); }),
   };
+}
+
+/** What the gate answers a GET of `url` with `token`: 'pass' (200) or the problem's code. */
+export async function gateCode(url, token) {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+  if (res.status === 200) {
+    await res.arrayBuffer();
+    return 'pass';
+  }
+  return (await res.json()).code;
+}
+
+/** What `verifier.verifyAsync(token)` comes to: 'pass' or the VerifyError's code. */
+export async function packageCode(verifier, token) {
+  try {
+    await verifier.verifyAsync(token);
+    return 'pass';
+  } catch (error) {
+    if (error?.name === 'VerifyError') return error.code;
+    throw error;
+  }
 }
 
 /** Polls `check` (an async function answering true when done) until it answers true or `ms` have passed. */

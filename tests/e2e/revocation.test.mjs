@@ -11,10 +11,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { init, Verifier, VerifyError } from '../../pkg/dist/node.js'; // what the package ships to Node
+import { init, Verifier } from '../../pkg/dist/node.js'; // what the package ships to Node
 
 import { gateVars, startOrigin, startWrangler } from '../../worker/test/harness.js';
-import { startRelay, within } from './relay.mjs';
+import { gateCode as gateCodeAt, packageCode as packageCodeOf, startRelay, within } from './relay.mjs';
 import { startServer } from './server.mjs';
 
 const MAX_AGE = 2;
@@ -66,24 +66,8 @@ after(async () => {
 const bearer = (token) => ({ authorization: `Bearer ${token}` });
 const atGate = (token) => fetch(`${gate.url}/api/me`, { headers: bearer(token) });
 
-async function gateCode(token) {
-  const res = await atGate(token);
-  if (res.status === 200) {
-    await res.arrayBuffer();
-    return 'pass';
-  }
-  return (await res.json()).code;
-}
-
-async function packageCode(token) {
-  try {
-    await verifier.verifyAsync(token);
-    return 'pass';
-  } catch (error) {
-    if (error instanceof VerifyError) return error.code;
-    throw error;
-  }
-}
+const gateCode = (token) => gateCodeAt(`${gate.url}/api/me`, token);
+const packageCode = (token) => packageCodeOf(verifier, token);
 
 /** Both the gate and the package refuse `token` with `revoked` within VISIBLE_MS of now. */
 async function refusedEverywhere(token, what) {
