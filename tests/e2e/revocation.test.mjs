@@ -132,6 +132,10 @@ test('every way a session ends shows at the gate and in the package within max-a
   await passesEverywhere(third.access_token);
 });
 
+test('with a feed the gate does not warn that it checks no revocation', () => {
+  assert.doesNotMatch(gate.output(), /EDGEAUTH_REVOCATIONS_URL is not set/);
+});
+
 test('64 concurrent requests: at most one feed fetch per max-age, shared', async () => {
   await server.register('load@rev.e2e.test', password);
   const { access_token: token } = await server.login('load@rev.e2e.test', password);
