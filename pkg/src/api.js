@@ -256,6 +256,8 @@ class RevocationsSource {
       staleness === undefined ? undefined : staleness * 1000,
     );
     this.pending = null;
+    /** How many feeds were taken: a cached token checked against feed N need not be checked again until N changes. */
+    this.taken = 0;
   }
 
   load() {
@@ -274,7 +276,10 @@ export class Verifier {
   #cache = new Map();
   #cacheSize;
   #clock;
+  /** What verifyRevocable asks: `isRevoked` and, with a feed, the feed. */
   #isRevoked;
+  /** The caller's `isRevoked` alone (asked on every cache hit). */
+  #ownIsRevoked;
   #source = null;
   #revocations = null;
 
@@ -316,6 +321,7 @@ export class Verifier {
     this.#cacheSize = cacheSize;
     this.#clock = clock;
     this.#isRevoked = isRevoked;
+    this.#ownIsRevoked = isRevoked;
   }
 
   /**
@@ -372,7 +378,8 @@ export class Verifier {
         ? (sid) => revocations.feed.revoked(sid)
         : (sid) => revocations.feed.revoked(sid) || own(sid);
       verifier.#revocations = revocations;
-      await verifier.#refreshRevocations(now);
+      const begun = revocations.feed.begin(now * 1000); // a first fetch: always a ticket
+      if (begun >= 0) await verifier.#fetchRevocations(begun, now);
     }
     return verifier;
   }
@@ -402,8 +409,10 @@ export class Verifier {
     expectSeconds(now, 'now');
     const revocations = this.#revocations;
     if (revocations !== null) {
-      this.#refreshRevocations(now);
-      if (!revocations.feed.usable(now * 1000)) {
+      // A ticket: a fetch is due and started; -1: the feed may be relied on.
+      const begun = revocations.feed.begin(now * 1000);
+      if (begun >= 0) this.#fetchRevocations(begun, now);
+      if (begun < -1 || (begun >= 0 && !revocations.feed.usable(now * 1000))) {
         throw new VerifyError(
           'revocations_unavailable',
           'the revocation feed could not be refreshed within revocationsMaxStaleness',
@@ -431,7 +440,7 @@ export class Verifier {
       hit !== undefined &&
       now >= hit.from &&
       now < hit.until && // the core's reuse window, from #remember
-      (this.#isRevoked === null || !this.#isRevoked(hit.claims.sid))
+      this.#notRevoked(hit)
     ) {
       return hit.claims;
     }
@@ -453,7 +462,8 @@ export class Verifier {
     const revocations = this.#revocations;
     if (revocations !== null) {
       // A due refresh of the revocation feed (or one under way): wait for it.
-      await this.#refreshRevocations(now);
+      const begun = revocations.feed.begin(now * 1000);
+      await (begun >= 0 ? this.#fetchRevocations(begun, now) : revocations.pending);
     }
     try {
       return this.verify(token, now);
@@ -498,6 +508,20 @@ export class Verifier {
     return freezeClaims(JSON.parse(json));
   }
 
+  /**
+   * Whether a remembered token's session is still not revoked: asked of
+   * the feed once per feed taken (a feed's list never changes), of the
+   * caller's `isRevoked` every time.
+   */
+  #notRevoked(hit) {
+    const revocations = this.#revocations;
+    if (revocations !== null && hit.feed !== revocations.taken) {
+      if (revocations.feed.revoked(hit.claims.sid)) return false;
+      hit.feed = revocations.taken;
+    }
+    return this.#ownIsRevoked === null || !this.#ownIsRevoked(hit.claims.sid);
+  }
+
   /** Caches a success for the core's reuse window of its claims. */
   #remember(key, claims) {
     if (this.#cache.size >= this.#cacheSize) {
@@ -505,28 +529,27 @@ export class Verifier {
       this.#cache.delete(this.#cache.keys().next().value);
     }
     const [from, until] = this.#inner.reuseWindow(claims.iat, claims.nbf, claims.exp);
-    this.#cache.set(key, { claims, from, until });
+    // Verified just now against the feed in force, if any.
+    this.#cache.set(key, { claims, from, until, feed: this.#revocations?.taken });
   }
 
   /**
-   * Starts a fetch of the revocation feed when the core's schedule says
-   * one is due at `now` (seconds), or joins the one under way; resolves
-   * when it has ended (at once when none is under way). The feed is taken
-   * only if the core accepts it; else the last good one stays, and a feed
-   * signed with a key not held prompts a JWKS refetch (on its schedule).
+   * Fetches the revocation feed for the fetch `ticket` that the core's
+   * schedule started at `now` (seconds); resolves when it has ended. The
+   * feed is taken only if the core accepts it; else the last good one
+   * stays, and a feed signed with a key not held prompts a JWKS refetch
+   * (on its schedule).
    */
-  #refreshRevocations(now) {
+  #fetchRevocations(ticket, now) {
     const revocations = this.#revocations;
-    const ticket = revocations.feed.begin(now * 1000);
-    // Nothing to start: wait for the fetch under way (FEED_WAIT, or a
-    // refresh in the background), if any.
-    if (ticket < 0) return revocations.pending ?? Promise.resolve();
     const pending = revocations
       .load()
       .then(
         ({ text, cacheControl }) => {
           try {
-            this.#inner.acceptRevocations(revocations.feed, ticket, text, now * 1000, cacheControl);
+            if (this.#inner.acceptRevocations(revocations.feed, ticket, text, now * 1000, cacheControl)) {
+              revocations.taken += 1;
+            }
           } catch (error) {
             const source = this.#source;
             if (String(error).startsWith('unknown_key:') && source !== null && source.plan(now, true) === PLAN_START) {

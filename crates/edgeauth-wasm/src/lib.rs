@@ -426,13 +426,16 @@ impl RevocationFeed {
 
     /// Asks the schedule at `now_ms` and, when it says to start a fetch (a
     /// due refresh, or a first fetch), records that one starts: returns
-    /// its ticket (a time, never negative); `-1` to do nothing; `-2` to
-    /// wait for the fetch under way (no usable feed). One call, not two:
-    /// every export costs the package's .wasm some bytes.
+    /// its ticket (a time, never negative). Otherwise `-1`: nothing to do,
+    /// the feed may be relied on; `-2`: wait for the fetch under way, no
+    /// feed may be relied on; `-3`: nothing to start, no feed may be
+    /// relied on. One call where there would be three (`plan`, `started`,
+    /// `usable`), on every verification.
     pub fn begin(&mut self, now_ms: f64) -> f64 {
         let now = now_ms as u64;
         match self.inner.plan(now) {
-            Plan::Skip => -1.0,
+            Plan::Skip if self.inner.current(now).is_some() => -1.0,
+            Plan::Skip => -3.0,
             Plan::Wait => -2.0,
             Plan::Start => self.inner.started(now) as f64,
         }
@@ -662,7 +665,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.code, "malformed");
         assert!(!feed.usable(t0) && !feed.revoked("s"));
-        assert_eq!(feed.begin(t0 + 999.0), -1.0, "one fetch a second");
+        assert_eq!(feed.begin(t0 + 999.0), -3.0, "one fetch a second");
         assert!(feed.begin(t0 + 1_000.0) >= 0.0);
     }
 
