@@ -10,4 +10,7 @@ cargo build -q -p edgeauth-server --bin edgeauth
 export EDGEAUTH_SERVER_BIN="$target_dir/debug/edgeauth"
 [ -f pkg/dist/node.js ] && [ -f pkg/dist/edgeauth_wasm_bg.wasm ] || (cd pkg && npm run build)
 
-node --test --test-reporter=spec tests/e2e/*.test.mjs
+# One file at a time: the revocation tests bound how soon a revocation
+# shows, and the rotation test loads its gate for over a minute; side by
+# side on 2 cores they would starve each other.
+node --test --test-concurrency=1 --test-reporter=spec tests/e2e/*.test.mjs

@@ -15,6 +15,8 @@ const PLAN_START = 1;
 const PLAN_WAIT = 2;
 /** The largest JWKS document fetched unless told otherwise, in bytes. */
 const DEFAULT_MAX_JWKS_BYTES = 64 * 1024;
+/** The largest revocation feed fetched, in bytes: the core's MAX_REVOCATIONS_LEN (1 MiB). */
+const MAX_REVOCATIONS_BYTES = 1024 * 1024;
 /** Hosts a JWKS may be fetched from over plain http (local tests). */
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 /** How old a gate assertion may be unless told otherwise, in seconds. */
@@ -108,19 +110,56 @@ function optionalPositive(value, name) {
   return value;
 }
 
-/** The JWKS URL, if the package may fetch keys from it: https, or http to a loopback host. */
-function jwksUrl(url) {
+/**
+ * A URL the package may fetch keys or the revocation feed from (`what`
+ * names it in errors): https, or http to a loopback host.
+ */
+function secureUrl(url, what) {
   let parsed;
   try {
     parsed = new URL(String(url));
   } catch {
-    throw new TypeError('the JWKS URL is not a URL');
+    throw new TypeError(`the ${what} is not a URL`);
   }
   const secure = parsed.protocol === 'https:' || (parsed.protocol === 'http:' && LOOPBACK_HOSTS.has(parsed.hostname));
   if (!secure || parsed.username !== '' || parsed.password !== '') {
-    throw new TypeError('the JWKS URL must be https (http only to 127.0.0.1, localhost or [::1])');
+    throw new TypeError(`the ${what} must be https (http only to 127.0.0.1, localhost or [::1])`);
   }
   return parsed.href;
+}
+
+/**
+ * GETs `url` with `fetchImpl` and answers its body's text and its
+ * Cache-Control header ('' if none). Redirects are refused, the fetch is
+ * aborted after `timeout` ms, only a 200 answer counts, and a body larger
+ * than `maxBytes` is refused. `what` names the document in errors.
+ */
+async function fetchDocument(fetchImpl, url, { accept, timeout, maxBytes, what }) {
+  const failed = (why) => new Error(`@edgeauth/verify: fetching ${what} at ${url} failed: ${why}`);
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(failed(`no answer within ${timeout} ms`)), timeout);
+  try {
+    const response = await fetchImpl(url, {
+      headers: { accept },
+      redirect: 'manual',
+      signal: controller.signal,
+    });
+    if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
+      await response.body?.cancel?.();
+      throw failed('redirects are not followed');
+    }
+    if (response.status !== 200) {
+      await response.body?.cancel?.();
+      throw failed(`HTTP ${response.status}`);
+    }
+    const text = await cappedText(response, maxBytes, what);
+    const cacheControl = response.headers?.get?.('cache-control') ?? '';
+    return { text, cacheControl };
+  } catch (error) {
+    throw controller.signal.aborted ? controller.signal.reason : error;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A response body as text, refused past `cap` bytes (declared or read). */
@@ -165,7 +204,7 @@ async function cappedText(response, cap, what) {
  */
 class JwksSource {
   constructor(url, fetchImpl, { fetchTimeout, maxStaleness, maxJwksBytes = DEFAULT_MAX_JWKS_BYTES }) {
-    this.url = jwksUrl(url);
+    this.url = secureUrl(url, 'JWKS URL');
     this.fetch = fetchImpl;
     const staleness = optionalPositive(maxStaleness, 'maxStaleness');
     this.schedule = new wasm.KeyRefresh(
@@ -181,33 +220,13 @@ class JwksSource {
    * none). Redirects are refused, the fetch is aborted after the
    * schedule's timeout, and a document larger than the cap is refused.
    */
-  async load() {
-    const failed = (why) => new Error(`@edgeauth/verify: fetching the JWKS at ${this.url} failed: ${why}`);
-    const controller = new AbortController();
-    const timeout = this.schedule.fetchTimeoutMs;
-    const timer = setTimeout(() => controller.abort(failed(`no answer within ${timeout} ms`)), timeout);
-    try {
-      const response = await this.fetch(this.url, {
-        headers: { accept: 'application/json' },
-        redirect: 'manual',
-        signal: controller.signal,
-      });
-      if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
-        await response.body?.cancel?.();
-        throw failed('redirects are not followed');
-      }
-      if (response.status !== 200) {
-        await response.body?.cancel?.();
-        throw failed(`HTTP ${response.status}`);
-      }
-      const text = await cappedText(response, this.maxBytes, 'the JWKS');
-      const cacheControl = response.headers?.get?.('cache-control') ?? '';
-      return { text, cacheControl };
-    } catch (error) {
-      throw controller.signal.aborted ? controller.signal.reason : error;
-    } finally {
-      clearTimeout(timer);
-    }
+  load() {
+    return fetchDocument(this.fetch, this.url, {
+      accept: 'application/json',
+      timeout: this.schedule.fetchTimeoutMs,
+      maxBytes: this.maxBytes,
+      what: 'the JWKS',
+    });
   }
 
   /** What the schedule says to do at `now` (seconds), given what prompted it. */
@@ -221,14 +240,48 @@ class JwksSource {
   }
 }
 
+/**
+ * The revocation feed of a verifier made by Verifier.fromJwksUrl with
+ * `revocationsUrl`: the URL, the core's feed and schedule
+ * (wasm.RevocationFeed: the last good feed, at most one fetch per max-age,
+ * the staleness bound; the edge gate's too) and the fetch under way.
+ */
+class RevocationsSource {
+  constructor(url, fetchImpl, { fetchTimeout, maxStaleness }) {
+    this.url = secureUrl(url, 'revocations URL');
+    this.fetch = fetchImpl;
+    const staleness = optionalPositive(maxStaleness, 'revocationsMaxStaleness');
+    this.feed = new wasm.RevocationFeed(
+      optionalPositive(fetchTimeout, 'fetchTimeout'),
+      staleness === undefined ? undefined : staleness * 1000,
+    );
+    this.pending = null;
+    /** How many feeds were taken: a cached token checked against feed N need not be checked again until N changes. */
+    this.taken = 0;
+  }
+
+  load() {
+    return fetchDocument(this.fetch, this.url, {
+      accept: 'application/revocations+jwt',
+      timeout: this.feed.fetchTimeoutMs,
+      maxBytes: MAX_REVOCATIONS_BYTES,
+      what: 'the revocation feed',
+    });
+  }
+}
+
 /** Checks edgeauth access tokens against a key set, an issuer and an audience. */
 export class Verifier {
   #inner;
   #cache = new Map();
   #cacheSize;
   #clock;
+  /** What verifyRevocable asks: `isRevoked` and, with a feed, the feed. */
   #isRevoked;
+  /** The caller's `isRevoked` alone (asked on every cache hit). */
+  #ownIsRevoked;
   #source = null;
+  #revocations = null;
 
   /**
    * @param {object} options `jwks` (object or JSON text), `issuer`,
@@ -268,6 +321,7 @@ export class Verifier {
     this.#cacheSize = cacheSize;
     this.#clock = clock;
     this.#isRevoked = isRevoked;
+    this.#ownIsRevoked = isRevoked;
   }
 
   /**
@@ -281,16 +335,52 @@ export class Verifier {
    * `options` are the constructor's without `jwks`, plus `fetch`,
    * `fetchTimeout` (ms, default 10000), `maxJwksBytes` (default 65536) and
    * `maxStaleness` (seconds, default 86400).
+   *
+   * With `revocationsUrl` (the server's /.well-known/revocations; https,
+   * or http to a loopback host) the verifier also fetches the signed
+   * revocation feed and refuses tokens of the sessions it lists with
+   * `revoked`: at most once per the feed's max-age (within 1..60 s), one
+   * fetch shared by every caller, redirects refused, at most 1 MiB, the
+   * fetch given `fetchTimeout` (default 5000 ms for the feed). A feed that
+   * fails verification (signature, `typ`, issuer, unknown key, expired) or
+   * is older than the last good one never replaces it. When the last good
+   * feed is older than `revocationsMaxStaleness` (seconds, default 60), or
+   * none was ever fetched, verify() throws `revocations_unavailable`
+   * (status 503) until a fetch succeeds; verifyAsync() waits for a due
+   * refresh first. The first feed is fetched before this resolves; its
+   * failure does not reject (the verifier fails closed instead).
    */
   static async fromJwksUrl(url, options = {}) {
-    const { fetch: fetchImpl = globalThis.fetch, fetchTimeout, maxJwksBytes, maxStaleness, ...rest } = options;
+    const {
+      fetch: fetchImpl = globalThis.fetch,
+      fetchTimeout,
+      maxJwksBytes,
+      maxStaleness,
+      revocationsUrl,
+      revocationsMaxStaleness,
+      ...rest
+    } = options;
     if (typeof fetchImpl !== 'function') throw new TypeError('no fetch() available; pass options.fetch');
     const source = new JwksSource(url, fetchImpl, { fetchTimeout, maxJwksBytes, maxStaleness });
+    const revocations =
+      revocationsUrl === undefined || revocationsUrl === null
+        ? null
+        : new RevocationsSource(revocationsUrl, fetchImpl, { fetchTimeout, maxStaleness: revocationsMaxStaleness });
     const { text, cacheControl } = await source.load();
     const verifier = new Verifier({ ...rest, jwks: text });
-    const nowMs = verifier.#clock() * 1000;
+    const now = verifier.#clock();
+    const nowMs = now * 1000;
     source.schedule.succeeded(source.schedule.started(nowMs), nowMs, cacheControl);
     verifier.#source = source;
+    if (revocations !== null) {
+      const own = verifier.#isRevoked;
+      verifier.#isRevoked = own === null
+        ? (sid) => revocations.feed.revoked(sid)
+        : (sid) => revocations.feed.revoked(sid) || own(sid);
+      verifier.#revocations = revocations;
+      const begun = revocations.feed.begin(now * 1000); // a first fetch: always a ticket
+      if (begun >= 0) await verifier.#fetchRevocations(begun, now);
+    }
     return verifier;
   }
 
@@ -317,6 +407,19 @@ export class Verifier {
   verify(token, now = this.#clock()) {
     expectString(token, 'token');
     expectSeconds(now, 'now');
+    const revocations = this.#revocations;
+    if (revocations !== null) {
+      // A ticket: a fetch is due and started; -1: the feed may be relied on.
+      const begun = revocations.feed.begin(now * 1000);
+      if (begun >= 0) this.#fetchRevocations(begun, now);
+      if (begun < -1 || (begun >= 0 && !revocations.feed.usable(now * 1000))) {
+        throw new VerifyError(
+          'revocations_unavailable',
+          'the revocation feed could not be refreshed within revocationsMaxStaleness',
+          503,
+        );
+      }
+    }
     const source = this.#source;
     if (source !== null) {
       if (!source.usable(now)) {
@@ -337,7 +440,7 @@ export class Verifier {
       hit !== undefined &&
       now >= hit.from &&
       now < hit.until && // the core's reuse window, from #remember
-      (this.#isRevoked === null || !this.#isRevoked(hit.claims.sid))
+      this.#notRevoked(hit)
     ) {
       return hit.claims;
     }
@@ -351,9 +454,17 @@ export class Verifier {
    * names an unknown key, or the keys are past `maxStaleness`, it waits
    * for a JWKS refetch (starting one if the schedule allows, or joining
    * the one under way) and tries once more. A token whose key is held
-   * never waits, even while a refetch is under way.
+   * never waits for keys, even while a refetch is under way. With
+   * `revocationsUrl`, it first waits for a due refresh of the revocation
+   * feed (or the one under way), so a revocation made max-age ago shows.
    */
   async verifyAsync(token, now = this.#clock()) {
+    const revocations = this.#revocations;
+    if (revocations !== null) {
+      // A due refresh of the revocation feed (or one under way): wait for it.
+      const begun = revocations.feed.begin(now * 1000);
+      await (begun >= 0 ? this.#fetchRevocations(begun, now) : revocations.pending);
+    }
     try {
       return this.verify(token, now);
     } catch (error) {
@@ -397,6 +508,20 @@ export class Verifier {
     return freezeClaims(JSON.parse(json));
   }
 
+  /**
+   * Whether a remembered token's session is still not revoked: asked of
+   * the feed once per feed taken (a feed's list never changes), of the
+   * caller's `isRevoked` every time.
+   */
+  #notRevoked(hit) {
+    const revocations = this.#revocations;
+    if (revocations !== null && hit.feed !== revocations.taken) {
+      if (revocations.feed.revoked(hit.claims.sid)) return false;
+      hit.feed = revocations.taken;
+    }
+    return this.#ownIsRevoked === null || !this.#ownIsRevoked(hit.claims.sid);
+  }
+
   /** Caches a success for the core's reuse window of its claims. */
   #remember(key, claims) {
     if (this.#cache.size >= this.#cacheSize) {
@@ -404,7 +529,42 @@ export class Verifier {
       this.#cache.delete(this.#cache.keys().next().value);
     }
     const [from, until] = this.#inner.reuseWindow(claims.iat, claims.nbf, claims.exp);
-    this.#cache.set(key, { claims, from, until });
+    // Verified just now against the feed in force, if any.
+    this.#cache.set(key, { claims, from, until, feed: this.#revocations?.taken });
+  }
+
+  /**
+   * Fetches the revocation feed for the fetch `ticket` that the core's
+   * schedule started at `now` (seconds); resolves when it has ended. The
+   * feed is taken only if the core accepts it; else the last good one
+   * stays, and a feed signed with a key not held prompts a JWKS refetch
+   * (on its schedule).
+   */
+  #fetchRevocations(ticket, now) {
+    const revocations = this.#revocations;
+    const pending = revocations
+      .load()
+      .then(
+        ({ text, cacheControl }) => {
+          try {
+            if (this.#inner.acceptRevocations(revocations.feed, ticket, text, now * 1000, cacheControl)) {
+              revocations.taken += 1;
+            }
+          } catch (error) {
+            const source = this.#source;
+            if (String(error).startsWith('unknown_key:') && source !== null && source.plan(now, true) === PLAN_START) {
+              return this.#refresh(now);
+            }
+          }
+          return undefined;
+        },
+        () => revocations.feed.failed(ticket),
+      )
+      .finally(() => {
+        if (revocations.pending === pending) revocations.pending = null;
+      });
+    revocations.pending = pending;
+    return pending;
   }
 
   /** Starts a refetch of the JWKS; failures keep the current keys. */

@@ -1,6 +1,6 @@
 // Shared test fixtures: the token vectors and a verifier for them.
 import { readFileSync } from 'node:fs';
-import { Verifier } from '@edgeauth/verify';
+import { Verifier, VerifyError } from '@edgeauth/verify';
 
 export const vectorsDir = new URL('../../tests/vectors/', import.meta.url);
 export const tokens = JSON.parse(readFileSync(new URL('tokens.json', vectorsDir), 'utf8'));
@@ -15,4 +15,14 @@ export const validCases = tokens.cases.filter((c) => c.expect.claims && !c.leewa
 
 export function verifierFor(options = {}) {
   return new Verifier({ jwks: tokens.jwks, issuer: tokens.issuer, audience: tokens.audience, ...options });
+}
+
+/** The code of the VerifyError `run` throws or rejects with, or 'no error'. */
+export async function codeOf(run) {
+  try {
+    await run();
+    return 'no error';
+  } catch (error) {
+    return error instanceof VerifyError ? error.code : String(error);
+  }
 }

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { once } from 'node:events';
 import { Verifier, VerifyError } from '@edgeauth/verify';
-import { byName, tokens, valid } from './helpers.js';
+import { byName, codeOf, tokens, valid } from './helpers.js';
 
 const k1 = tokens.jwks.keys.find((k) => k.kid === 'k1');
 const k2 = tokens.jwks.keys.find((k) => k.kid === 'k2');
@@ -71,14 +71,6 @@ const settlesWithin = (promise, ms) => {
 
 const options = (created) => ({ issuer: tokens.issuer, audience: tokens.audience, clock: () => created });
 
-const codeOf = async (run) => {
-  try {
-    await run();
-    return 'no error';
-  } catch (error) {
-    return error instanceof VerifyError ? error.code : String(error);
-  }
-};
 
 test('an unknown kid refetches the JWKS, at most once a minute', async (t) => {
   const state = { keys: [k2], requests: 0, status: 200 };

@@ -64,7 +64,10 @@ export interface JwksUrlOptions extends Omit<VerifierOptions, 'jwks'> {
     url: string,
     init?: { headers?: Record<string, string>; redirect?: 'manual'; signal?: AbortSignal },
   ) => Promise<Response>;
-  /** Milliseconds after which a JWKS fetch is aborted. Default 10000 (the gate's). */
+  /**
+   * Milliseconds after which a JWKS (or revocation feed) fetch is aborted.
+   * Default 10000 for the JWKS, 5000 for the feed (the gate's).
+   */
   fetchTimeout?: number;
   /** The largest JWKS document accepted, in bytes. Default 65536. */
   maxJwksBytes?: number;
@@ -74,6 +77,21 @@ export interface JwksUrlOptions extends Omit<VerifierOptions, 'jwks'> {
    * 86400 (the gate's `EDGEAUTH_JWKS_MAX_STALENESS`).
    */
   maxStaleness?: number;
+  /**
+   * The server's signed revocation feed (`/.well-known/revocations`;
+   * https, or http to a loopback host): tokens of the sessions it lists
+   * are refused with `revoked`. Fetched at most once per its max-age
+   * (1..60 s), one fetch shared, no redirects, at most 1 MiB; a feed that
+   * fails verification or is older than the last good one never replaces
+   * it. Default: none (no revocation is checked).
+   */
+  revocationsUrl?: string | URL;
+  /**
+   * Seconds after the last good feed fetch at which verify() throws
+   * `revocations_unavailable` (status 503) until a fetch succeeds. Default
+   * 60 (the gate's `EDGEAUTH_REVOCATIONS_MAX_STALENESS`).
+   */
+  revocationsMaxStaleness?: number;
 }
 
 /** What `authorize` requires; every list is optional. */
@@ -106,6 +124,7 @@ export type VerifyErrorCode =
   | 'invalid_jwks'
   | 'invalid_policy'
   | 'jwks_unavailable'
+  | 'revocations_unavailable'
   | 'assertion_missing'
   | 'assertion_malformed'
   | 'assertion_bad_signature'
@@ -120,7 +139,8 @@ export class VerifyError extends Error {
   readonly code: VerifyErrorCode;
   /**
    * The HTTP status to answer with, when there is one: 401 or 403 for
-   * token, access and assertion failures, 503 for `jwks_unavailable`.
+   * token, access and assertion failures, 503 for `jwks_unavailable` and
+   * `revocations_unavailable`.
    */
   readonly status?: 401 | 403 | 503;
   constructor(code: VerifyErrorCode, message?: string, status?: 401 | 403 | 503);
@@ -136,19 +156,24 @@ export class Verifier {
    * refetches it on an unknown `kid` (at most once a minute) and after its
    * Cache-Control lifetime (s-maxage, else max-age, within 1 min..1 h;
    * `no-store`/`no-cache` 1 min; 5 min without one). Throws TypeError for a
-   * URL it refuses.
+   * URL it refuses. With `revocationsUrl`, the first feed is fetched
+   * before it resolves (a failure does not reject: verify() fails closed).
    */
   static fromJwksUrl(url: string | URL, options: JwksUrlOptions): Promise<Verifier>;
   /**
    * Verifies a token at `now` (seconds since the epoch; default the current
    * time). A fromJwksUrl verifier whose keys are past `maxStaleness` throws
-   * `jwks_unavailable` (status 503).
+   * `jwks_unavailable` (status 503); one whose revocation feed is past
+   * `revocationsMaxStaleness` (or never fetched) throws
+   * `revocations_unavailable` (status 503). It uses the last good feed and
+   * starts a due refresh in the background.
    */
   verify(token: string, now?: number): Claims;
   /**
    * Like verify(); waits for a JWKS refetch only when the token's `kid` is
    * unknown or the keys are past `maxStaleness` (fromJwksUrl verifiers),
-   * never for a known `kid`.
+   * never for a known `kid`. With `revocationsUrl`, it first waits for a
+   * due refresh of the feed (or the one under way).
    */
   verifyAsync(token: string, now?: number): Promise<Claims>;
   /** Throws VerifyError `insufficient_role` / `insufficient_permission` unless `claims` meet `requirement`. */

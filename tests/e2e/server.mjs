@@ -2,6 +2,7 @@
 // port with a throwaway SQLite database, for cross-component tests.
 //
 //   const server = await startServer();   // { url, issuer, audience, run, stop }
+//   const server = await startServer({ EDGEAUTH_REVOCATIONS_MAX_AGE: '2' }); // more settings
 //   const { access_token } = await server.login(email, password);
 //
 // The binary is $EDGEAUTH_SERVER_BIN (scripts/test-e2e.sh builds it).
@@ -14,7 +15,7 @@ import { join } from 'node:path';
 export const ISSUER = 'https://auth.e2e.edgeauth.test';
 export const AUDIENCE = 'api.e2e.edgeauth.test';
 
-export async function startServer() {
+export async function startServer(settings = {}) {
   const bin = process.env.EDGEAUTH_SERVER_BIN;
   if (!bin) throw new Error('EDGEAUTH_SERVER_BIN is not set (run scripts/test-e2e.sh)');
   const dir = mkdtempSync(join(tmpdir(), 'edgeauth-e2e-'));
@@ -28,6 +29,7 @@ export async function startServer() {
     EDGEAUTH_AUDIENCE: AUDIENCE,
     EDGEAUTH_COOKIE_SECURE: 'false',
     EDGEAUTH_LOG: 'warn',
+    ...settings,
   };
   // CLI commands against the same database (the server rereads keys and roles).
   const run = (args, input) => {
@@ -65,6 +67,7 @@ export async function startServer() {
     issuer: ISSUER,
     audience: AUDIENCE,
     jwksUrl: `${url}/.well-known/jwks.json`,
+    revocationsUrl: `${url}/.well-known/revocations`,
     run,
     json,
     async register(email, password) {

@@ -110,3 +110,7 @@ test('the gate refuses what the token does not allow, with the core codes', asyn
 
   assert.equal((await fetch(`${gate.url}/public/a`)).status, 200);
 });
+
+test('without EDGEAUTH_REVOCATIONS_URL the gate says at start that it checks no revocation', () => {
+  assert.match(gate.output(), /EDGEAUTH_REVOCATIONS_URL is not set: no revocation is checked/);
+});

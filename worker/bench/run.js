@@ -2,6 +2,9 @@
 // at 16 connections, interleaved rounds, through
 //   (a) the gate with a valid token, (b) the gate with a tampered token,
 //   (c) a pass-through Worker, (d) Hono's hono/jwk with the same key/token,
+//   (f) the gate with a valid token and a revocation feed of 1,000 revoked
+//   sessions (EDGEAUTH_REVOCATIONS_URL, served here with max-age 5 s as the
+//   server does; signed like the server's with the fixtures' key k1),
 // each in its own `wrangler dev` instance (VSCODE_INSPECTOR_OPTIONS=1) in
 // front of the same trivial loopback origin; then the gate's upload size
 // (wrangler deploy --dry-run). Loopback only, bounded in time.
@@ -17,6 +20,8 @@
 // Needs `wrk` (Debian package) and `npm install` in worker/.
 
 import { execFile } from 'node:child_process';
+import { createPrivateKey, randomUUID, sign } from 'node:crypto';
+import { createServer } from 'node:http';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -112,10 +117,37 @@ async function uploadSize() {
   }
 }
 
+/**
+ * Serves a revocation feed of `entries` random session ids, signed with
+ * the fixtures' k1 (worker/examples/mint.rs: seed 32 bytes of 0x11), valid
+ * for an hour, with `max-age=5` (the server's default); counts fetches.
+ */
+async function startFeed(fixtures, entries) {
+  const k1 = JSON.parse(fixtures.jwks_k1).keys[0];
+  const key = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', x: k1.x, d: Buffer.alloc(32, 0x11).toString('base64url') }, format: 'jwk' });
+  const part = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const iat = Math.floor(Date.now() / 1000);
+  const sids = Array.from({ length: entries }, () => randomUUID()).sort();
+  const input = `${part({ alg: 'EdDSA', kid: k1.kid, typ: 'revocations+jwt' })}.${part({ iss: ISSUER, iat, exp: iat + 3600, sids })}`;
+  const feed = `${input}.${sign(null, Buffer.from(input), key).toString('base64url')}`;
+  const state = { fetches: 0 };
+  const server = createServer((req, res) => {
+    state.fetches += 1;
+    res.writeHead(200, { 'content-type': 'application/revocations+jwt', 'cache-control': 'public, max-age=5' }).end(feed);
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  return {
+    state,
+    url: `http://127.0.0.1:${server.address().port}/.well-known/revocations`,
+    close: () => new Promise((ok) => { server.closeAllConnections(); server.close(ok); }),
+  };
+}
+
 async function main() {
   const fixtures = await mint();
   const { valid, tampered } = fixtures.tokens;
   const origin = await startOrigin({ echo: false });
+  const feed = await startFeed(fixtures, 1000);
   const instances = [];
   try {
     const routes = JSON.stringify([{ path: '/**', require: {} }]);
@@ -136,11 +168,12 @@ async function main() {
         vars: { ORIGIN: origin.url, JWKS: fixtures.jwks_k1, ISSUER, AUDIENCE },
       }),
       COMPARE && startWrangler({ name: 'bench-gate-e', main: resolve(COMPARE), ...gateOptions }),
+      startWrangler({ name: 'bench-gate-f', inspector: false, vars: { ...vars, EDGEAUTH_REVOCATIONS_URL: feed.url } }),
     ]);
     instances.push(...started.filter((s) => s.status === 'fulfilled' && s.value).map((s) => s.value));
     const failed = started.find((s) => s.status === 'rejected');
     if (failed) throw failed.reason;
-    const [gateValid, gateTampered, pass, hono, other] = started.map((s) => s.value);
+    const [gateValid, gateTampered, pass, hono, other, gateFeed] = started.map((s) => s.value);
 
     const configs = [
       { name: '(a) gate, valid token', url: `${gateValid.url}/api/bench`, token: valid, status: 200, pid: gateValid.pid },
@@ -151,6 +184,7 @@ async function main() {
     if (other) {
       configs.push({ name: '(e) --compare gate, valid token', url: `${other.url}/api/bench`, token: valid, status: 200, pid: other.pid });
     }
+    configs.push({ name: '(f) gate, valid token, 1,000-entry revocation feed', url: `${gateFeed.url}/api/bench`, token: valid, status: 200, pid: gateFeed.pid });
     for (const c of configs) {
       const r = await fetch(c.url, { headers: { authorization: `Bearer ${c.token}` } });
       await r.body?.cancel();
@@ -217,10 +251,20 @@ async function main() {
           `| ${s.workerdUs.toFixed(0)} | ${s.workerdRatio.toFixed(2)}x | ${s.growth.toFixed(2)} |`,
       );
     }
+    // The feed's cost: (f) against (a), paired per round.
+    const feedRounds = results.get(configs.at(-1).name);
+    const gateRounds = results.get(configs[0].name);
+    const perRound = (key) => feedRounds.map((r, i) => r[key] / gateRounds[i][key]);
+    const range = (xs) => `${median(xs).toFixed(3)}x (${Math.min(...xs).toFixed(2)}..${Math.max(...xs).toFixed(2)})`;
+    console.log(
+      `\nThe revocation feed's cost, (f) over (a) per round (median, range): workerd CPU per request ${range(perRound('workerdUs'))}; ` +
+        `req/s ${range(perRound('rps'))}; ${feed.state.fetches} feed fetches in all (max-age 5 s)`,
+    );
     console.log(`\nLoad average (1 min) during the rounds: ${Math.min(...loads).toFixed(2)} to ${Math.max(...loads).toFixed(2)}`);
   } finally {
     await Promise.all(instances.map((w) => w.stop()));
     await origin.close();
+    await feed.close();
   }
   console.log(`\nUpload size (wrangler deploy --dry-run): ${await uploadSize()}`);
 }

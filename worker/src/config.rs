@@ -6,7 +6,7 @@ use core::fmt;
 
 use edgeauth_core::{DEFAULT_ACCESS_COOKIE, DEFAULT_LEEWAY, KeySet, RoutePolicy, is_cookie_name};
 
-use crate::trust::Trust;
+use crate::trust::{Trust, duration_seconds};
 
 /// Expected issuer (`iss`).
 pub(crate) const ISSUER: &str = "EDGEAUTH_ISSUER";
@@ -24,6 +24,13 @@ pub(crate) const ROUTES: &str = "EDGEAUTH_ROUTES";
 pub(crate) const LEEWAY: &str = "EDGEAUTH_LEEWAY";
 /// The name of the cookie that carries the access token, as at the server.
 pub(crate) const ACCESS_COOKIE: &str = "EDGEAUTH_ACCESS_COOKIE";
+/// URL of the issuing server's revocation feed (optional).
+pub(crate) const REVOCATIONS_URL: &str = "EDGEAUTH_REVOCATIONS_URL";
+/// How long the last good feed is relied on while refreshes fail.
+pub(crate) const REVOCATIONS_MAX_STALENESS: &str = "EDGEAUTH_REVOCATIONS_MAX_STALENESS";
+
+/// The default of [`REVOCATIONS_MAX_STALENESS`], in seconds.
+pub(crate) const DEFAULT_REVOCATIONS_MAX_STALENESS: u64 = 60;
 
 /// The largest leeway accepted, in seconds: more is a configuration mistake.
 pub(crate) const MAX_LEEWAY: u64 = 3600;
@@ -35,6 +42,16 @@ pub(crate) enum JwksSource {
     Url(String),
     /// Given inline, fixed for the deployment.
     Inline(KeySet),
+}
+
+/// Where the revocation feed comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RevocationsSource {
+    /// The feed's URL (https, or http to a loopback host).
+    pub(crate) url: String,
+    /// Seconds after the last good fetch at which the feed is no longer
+    /// relied on (protected routes then fail closed).
+    pub(crate) max_staleness: u64,
 }
 
 /// The gate's validated settings.
@@ -58,6 +75,8 @@ pub(crate) struct Config {
     /// CSRF origins, the origin assertion, credential forwarding and key
     /// staleness (`trust.rs`).
     pub(crate) trust: Trust,
+    /// The revocation feed; `None`: no revocation is checked.
+    pub(crate) revocations: Option<RevocationsSource>,
 }
 
 /// A missing or invalid setting. `Display` gives the full reason (for the
@@ -178,6 +197,19 @@ impl Config {
                     "not a cookie name (letters, digits, '_', '-', '.')",
                 ))?,
         };
+        let revocations = match get(REVOCATIONS_URL) {
+            None => None,
+            Some(url) => Some(RevocationsSource {
+                url: jwks_url(url.trim()).ok_or(ConfigError::invalid(
+                    REVOCATIONS_URL,
+                    "not an https URL (http only for a loopback host)",
+                ))?,
+                max_staleness: match get(REVOCATIONS_MAX_STALENESS) {
+                    None => DEFAULT_REVOCATIONS_MAX_STALENESS,
+                    Some(value) => positive_duration(REVOCATIONS_MAX_STALENESS, &value)?,
+                },
+            }),
+        };
         let trust = Trust::from_vars(get)?;
         Ok(Self {
             issuer,
@@ -188,11 +220,23 @@ impl Config {
             leeway,
             access_cookie,
             trust,
+            revocations,
         })
     }
 }
 
-/// `url` if it is a JWKS URL the gate may trust: `https`, or `http` to a
+/// A duration setting that must be positive: seconds, or a number with
+/// `s`, `m`, `h` or `d`.
+pub(crate) fn positive_duration(setting: &'static str, value: &str) -> Result<u64, ConfigError> {
+    duration_seconds(value)
+        .filter(|&s| s > 0)
+        .ok_or(ConfigError::invalid(
+            setting,
+            "not a positive duration (seconds, or a number with s, m, h or d)",
+        ))
+}
+
+/// `url` if it is a JWKS (or revocation feed) URL the gate may trust: `https`, or `http` to a
 /// loopback host (`127.0.0.1`, `localhost`, `[::1]`, for tests), with no
 /// user information. Keys fetched over plain HTTP could be swapped on the
 /// way.
@@ -336,6 +380,50 @@ mod tests {
         ] {
             let err = with(&[(JWKS_URL, ""), (JWKS, jwks)]).unwrap_err();
             assert_eq!(err.setting(), JWKS, "{jwks}");
+        }
+    }
+
+    #[test]
+    fn the_revocation_feed_is_optional_and_checked() {
+        let c = parse(&good()).unwrap();
+        assert_eq!(c.revocations, None);
+        let c = with(&[(
+            REVOCATIONS_URL,
+            " http://127.0.0.1:8080/.well-known/revocations ",
+        )])
+        .unwrap();
+        assert_eq!(
+            c.revocations,
+            Some(RevocationsSource {
+                url: "http://127.0.0.1:8080/.well-known/revocations".into(),
+                max_staleness: 60,
+            })
+        );
+        let c = with(&[
+            (
+                REVOCATIONS_URL,
+                "https://auth.example/.well-known/revocations",
+            ),
+            (REVOCATIONS_MAX_STALENESS, "2m"),
+        ])
+        .unwrap();
+        assert_eq!(c.revocations.unwrap().max_staleness, 120);
+        for (setting, value) in [
+            (
+                REVOCATIONS_URL,
+                "http://auth.example/.well-known/revocations",
+            ),
+            (REVOCATIONS_URL, "https://u@auth.example/r"),
+            (REVOCATIONS_MAX_STALENESS, "0"),
+            (REVOCATIONS_MAX_STALENESS, "soon"),
+        ] {
+            let err = with(&[
+                (REVOCATIONS_URL, "https://auth.example/r"),
+                (setting, value),
+            ])
+            .unwrap_err();
+            assert_eq!(err.setting(), setting, "{value}");
+            assert!(!err.public_detail().contains(value), "{err}");
         }
     }
 

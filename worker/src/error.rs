@@ -72,6 +72,21 @@ impl Problem {
         }
     }
 
+    /// A revocation feed is configured but none may be relied on (none
+    /// fetched yet, or the last good one is older than
+    /// `EDGEAUTH_REVOCATIONS_MAX_STALENESS`) and no fetch succeeded: 503
+    /// `revocations_unavailable` on protected routes (fail closed).
+    pub(crate) fn revocations_unavailable(retry_after: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::internal(
+                503,
+                "revocations_unavailable",
+                "the revocation list could not be fetched".to_owned(),
+            )
+        }
+    }
+
     /// The origin could not be reached: 502 `bad_gateway`.
     pub(crate) fn bad_gateway() -> Self {
         Self::internal(
@@ -205,6 +220,12 @@ mod tests {
             (p.status(), p.code(), p.retry_after()),
             (503, "jwks_unavailable", Some(5))
         );
+        let p = Problem::revocations_unavailable(2);
+        assert_eq!(
+            (p.status(), p.code(), p.retry_after()),
+            (503, "revocations_unavailable", Some(2))
+        );
+        assert_eq!(p.www_authenticate(), None);
         assert_eq!(Problem::bad_gateway().status(), 502);
         let p = Problem::internal_error();
         assert_eq!(json(&p)["detail"], "internal error");

@@ -15,8 +15,8 @@
 use std::{cell::RefCell, collections::BTreeMap, rc::Rc};
 
 use edgeauth_core::{
-    AccessError, Claims, KeySet, ReuseWindow, Route, RoutePolicy, TokenSource, Verifier,
-    VerifyError, access_token,
+    AccessError, Claims, KeySet, ReuseWindow, Revocations, Route, RoutePolicy, TokenSource,
+    Verifier, VerifyError, access_token,
 };
 
 use crate::{
@@ -121,6 +121,20 @@ pub(crate) enum Denial {
     Token(VerifyError),
     /// The route rules refuse the request (401 `missing_token` or 403).
     Access(AccessError),
+    /// No revocation feed may be relied on (503, retry after these seconds).
+    RevocationsUnavailable(u64),
+}
+
+/// What the gate knows of revoked sessions when it decides a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Revocation<'a> {
+    /// No feed is configured: no revocation is checked.
+    Off,
+    /// The last good feed, current: a token of a session in it is `revoked`.
+    Feed(&'a Revocations),
+    /// A feed is configured but none may be relied on: protected routes
+    /// fail closed (`revocations_unavailable`, retry after these seconds).
+    Unavailable(u64),
 }
 
 impl Denial {
@@ -130,6 +144,7 @@ impl Denial {
         match self {
             Self::Token(e) => e.code(),
             Self::Access(e) => e.code(),
+            Self::RevocationsUnavailable(_) => "revocations_unavailable",
         }
     }
 
@@ -138,6 +153,7 @@ impl Denial {
         match self {
             Self::Token(e) => Problem::invalid_token(e),
             Self::Access(e) => Problem::access(e),
+            Self::RevocationsUnavailable(s) => Problem::revocations_unavailable(s),
         }
     }
 }
@@ -147,6 +163,12 @@ impl Decision {
     /// that a fresh key set might turn around.
     pub(crate) fn is_unknown_key(&self) -> bool {
         matches!(self, Self::Deny(Denial::Token(VerifyError::UnknownKey)))
+    }
+
+    /// Whether a protected request was refused for want of a usable
+    /// revocation feed: the denial that a successful feed fetch turns around.
+    pub(crate) fn is_revocations_unavailable(&self) -> bool {
+        matches!(self, Self::Deny(Denial::RevocationsUnavailable(_)))
     }
 }
 
@@ -245,7 +267,21 @@ impl Gate {
 
     /// Decides a request from its method, its path and query (`/a?b`; the
     /// rules ignore the query), its token if it has one, and the time in
-    /// seconds since the epoch.
+    /// seconds since the epoch, with no revocation feed.
+    #[cfg(test)]
+    pub(crate) fn decide(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        token: Option<&str>,
+        now: u64,
+    ) -> Decision {
+        self.decide_with(method, path_and_query, token, now, Revocation::Off)
+    }
+
+    /// Decides a request from its method, its path and query (`/a?b`; the
+    /// rules ignore the query), its token if it has one, the time in
+    /// seconds since the epoch, and what is known of revoked sessions.
     ///
     /// The rules come first, so public routes need no token and no key. A
     /// path with no canonical form is denied; an allowed request is
@@ -254,13 +290,17 @@ impl Gate {
     /// A token that verified is remembered by its exact text (up to
     /// [`VERIFIED_TOKENS`], until the keys change): presented again, it
     /// passes within the core's reuse window without its signature being
-    /// checked again. Failures are not remembered.
-    pub(crate) fn decide(
+    /// checked again. Failures are not remembered. The revocation feed is
+    /// consulted on every request, remembered token or not: a token of a
+    /// revoked session is refused with `revoked` and, when no feed may be
+    /// relied on, protected routes fail closed (public routes still pass).
+    pub(crate) fn decide_with(
         &self,
         method: &str,
         path_and_query: &str,
         token: Option<&str>,
         now: u64,
+        revocation: Revocation<'_>,
     ) -> Decision {
         let (path, query) = match path_and_query.split_once('?') {
             Some((path, query)) => (path, Some(query)),
@@ -284,6 +324,16 @@ impl Gate {
                     Ok(claims) => claims,
                     Err(e) => return Decision::Deny(Denial::Token(e)),
                 };
+                match revocation {
+                    Revocation::Off => {}
+                    Revocation::Feed(feed) if feed.contains(&claims.sid) => {
+                        return Decision::Deny(Denial::Token(VerifyError::Revoked));
+                    }
+                    Revocation::Feed(_) => {}
+                    Revocation::Unavailable(retry_after) => {
+                        return Decision::Deny(Denial::RevocationsUnavailable(retry_after));
+                    }
+                }
                 if let Err(e) = requirement.check(&claims) {
                     return Decision::Deny(Denial::Access(e));
                 }
@@ -337,6 +387,11 @@ impl Gate {
     /// The keys trusted now.
     pub(crate) fn keys(&self) -> &KeySet {
         self.verifier.keys()
+    }
+
+    /// The verifier (its keys and issuer also check the revocation feed).
+    pub(crate) fn verifier(&self) -> &Verifier {
+        &self.verifier
     }
 
     /// The origin's base, then `path` and the query if there is one.
@@ -397,6 +452,7 @@ mod tests {
             leeway: 30,
             access_cookie: "at".into(),
             trust: crate::trust::Trust::default(),
+            revocations: None,
         };
         Gate::new(&config)
     }
@@ -476,6 +532,37 @@ mod tests {
                 (ROLES_HEADER, "admin,editor".to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn the_feed_refuses_revoked_sessions_and_fails_closed_when_unavailable() {
+        let k1 = key("k1", 1);
+        let gate = gate_with(&[&k1]);
+        let token = k1.sign(&claims(&[])).unwrap();
+        let feed_of = |sids: &[&str]| {
+            let text = Revocations::sign(&k1, ISS, NOW, NOW + 300, sids);
+            Revocations::verify(&text, gate.verifier().keys(), ISS, NOW).unwrap()
+        };
+        let (others, revoked) = (feed_of(&["other"]), feed_of(&["other", "session-1"]));
+        let decide = |revocation| gate.decide_with("GET", "/api/x", Some(&token), NOW, revocation);
+        assert!(matches!(decide(Revocation::Off), Decision::Forward { .. }));
+        assert!(matches!(
+            decide(Revocation::Feed(&others)),
+            Decision::Forward { .. }
+        ));
+        // Remembered from the passes above, and still refused once revoked.
+        let d = decide(Revocation::Feed(&revoked));
+        assert!(denied("revoked")(&d), "{d:?}");
+        let d = decide(Revocation::Unavailable(3));
+        assert!(d.is_revocations_unavailable());
+        let Decision::Deny(denial) = d else { panic!() };
+        let problem = denial.problem();
+        assert_eq!((problem.status(), problem.retry_after()), (503, Some(3)));
+        // Public routes and tokenless requests do not need the feed.
+        let public = gate.decide_with("GET", "/", None, NOW, Revocation::Unavailable(3));
+        assert_eq!(public, forwarded("/"));
+        let missing = gate.decide_with("GET", "/api/x", None, NOW, Revocation::Unavailable(3));
+        assert!(denied("missing_token")(&missing));
     }
 
     #[test]

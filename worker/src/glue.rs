@@ -6,7 +6,8 @@
 use std::{cell::RefCell, rc::Rc};
 
 use edgeauth_core::{
-    ASSERTION_HEADER, KeyRefresh, KeyRefreshPolicy, KeySet, Need, PROBLEM_JSON, Plan, TokenSource,
+    ASSERTION_HEADER, KeyRefresh, KeyRefreshPolicy, KeySet, MAX_REVOCATIONS_LEN, Need,
+    PROBLEM_JSON, Plan, REVOCATIONS_MEDIA_TYPE, RevocationFeed, TokenSource, VerifyError,
 };
 use worker::{
     Context, Env, console_error, console_warn, js_sys,
@@ -18,7 +19,7 @@ use worker::{
 use crate::{
     config::{Config, ConfigError},
     error::Problem,
-    gate::{Decision, Gate, path_and_query, strips_header},
+    gate::{Decision, Gate, Revocation, path_and_query, strips_header},
     trust::{Credentials, Trust},
 };
 
@@ -33,6 +34,16 @@ struct State {
     /// When to fetch the key set: the core's schedule.
     cache: KeyRefresh,
     /// The JWKS fetch under way, which other requests may wait for.
+    in_flight: Option<js_sys::Promise>,
+    /// The revocation feed, when `EDGEAUTH_REVOCATIONS_URL` is set.
+    feed: Option<Feed>,
+}
+
+/// The revocation feed of an isolate: its URL, the last good feed with the
+/// core's schedule, and the fetch under way (shared by every request).
+struct Feed {
+    url: String,
+    schedule: RevocationFeed,
     in_flight: Option<js_sys::Promise>,
 }
 
@@ -74,6 +85,19 @@ fn gate(env: &Env) -> Result<Rc<Gate>, Problem> {
                             "edgeauth: EDGEAUTH_ASSERTION_KEY is not set: requests reach the origin without an assertion"
                         );
                     }
+                    let feed = config.revocations.as_ref().map(|source| Feed {
+                        url: source.url.clone(),
+                        schedule: RevocationFeed::new(
+                            KeyRefreshPolicy::REVOCATIONS
+                                .with_max_staleness_ms(source.max_staleness.saturating_mul(1000)),
+                        ),
+                        in_flight: None,
+                    });
+                    if feed.is_none() {
+                        console_warn!(
+                            "edgeauth: EDGEAUTH_REVOCATIONS_URL is not set: no revocation is checked, a revoked session's tokens pass until they expire"
+                        );
+                    }
                     let staleness_ms = config.trust.jwks_max_staleness.saturating_mul(1000);
                     State {
                         gate: Rc::new(Gate::new(&config)),
@@ -83,6 +107,7 @@ fn gate(env: &Env) -> Result<Rc<Gate>, Problem> {
                             KeyRefreshPolicy::DEFAULT.with_max_staleness_ms(staleness_ms),
                         ),
                         in_flight: None,
+                        feed,
                     }
                 })
                 .inspect_err(|e| console_error!("edgeauth: {e}"))
@@ -122,8 +147,8 @@ pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) 
     let ctx = Context::new(ctx);
     match handle(&req, &env, &ctx) {
         Ok(Handled::Forward(promise)) => promise,
-        Ok(Handled::NeedKeys(request)) => future_to_promise(async move {
-            match handle_unknown_key(&req, &env, &ctx, request).await {
+        Ok(Handled::Wait(request)) => future_to_promise(async move {
+            match handle_waiting(&req, &env, &ctx, request).await {
                 Ok(promise) => Ok(promise.into()),
                 Err(problem) => answer(&problem),
             }
@@ -139,12 +164,14 @@ pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) 
 enum Handled {
     /// The origin's answer, under way.
     Forward(js_sys::Promise),
-    /// The token names a key not held: fetch the key set, then decide.
-    NeedKeys(Parsed),
+    /// The token names a key not held, or no revocation feed may be relied
+    /// on: fetch the key set or the feed, then decide.
+    Wait(Parsed),
 }
 
-/// A request waiting for keys: what the gate needs of it, read from it
-/// once, and the gate's first answer (an unknown key).
+/// A request waiting for keys or the feed: what the gate needs of it, read
+/// from it once, and the gate's first answer (an unknown key, or
+/// `revocations_unavailable`).
 struct Parsed {
     url: String,
     method: String,
@@ -168,7 +195,7 @@ fn handle(req: &web_sys::Request, env: &Env, ctx: &Context) -> Result<Handled, P
     let cookie = headers.get("cookie").ok().flatten();
     let token = gate.token(authorization.as_deref(), cookie.as_deref());
 
-    let decision = gate.decide(&method, target, token.map(|(t, _)| t), now_ms / 1000);
+    let decision = decide(&gate, &method, target, token.map(|(t, _)| t), now_ms);
     let credentials = with_state(|s| {
         s.trust.credentials(
             authorization.as_deref(),
@@ -177,20 +204,23 @@ fn handle(req: &web_sys::Request, env: &Env, ctx: &Context) -> Result<Handled, P
         )
     })
     .unwrap_or_default();
+    let must_wait = (decision.is_unknown_key() && gate.jwks_url().is_some())
+        || decision.is_revocations_unavailable();
+    if must_wait {
+        return Ok(Handled::Wait(Parsed {
+            token: token.map(|(t, source)| (t.to_owned(), source)),
+            credentials,
+            url,
+            method,
+            now_ms,
+            decision,
+        }));
+    }
+    // Serve with the keys and the feed at hand; refresh stale ones meanwhile.
     if let Some(jwks_url) = gate.jwks_url() {
-        if decision.is_unknown_key() {
-            return Ok(Handled::NeedKeys(Parsed {
-                token: token.map(|(t, source)| (t.to_owned(), source)),
-                credentials,
-                url,
-                method,
-                now_ms,
-                decision,
-            }));
-        }
-        // Serve with the keys at hand; refresh stale ones meanwhile.
         start_refresh(jwks_url, Need::Stale, now_ms, ctx);
     }
+    start_feed_refresh(now_ms, ctx);
     let source = token.map(|(_, source)| source);
     forward(req, decision, source, &credentials, now_ms).map(Handled::Forward)
 }
@@ -214,9 +244,27 @@ fn withdraw_stale_keys(now_ms: u64) -> bool {
     .unwrap_or(false)
 }
 
-/// The token's key is not held: fetch the key set (at most once a
-/// minute, or join the fetch under way), then decide again.
-async fn handle_unknown_key(
+/// Decides with the revocation feed as it stands at `now_ms`: none
+/// configured, the last good one, or none that may be relied on.
+fn decide(gate: &Gate, method: &str, target: &str, token: Option<&str>, now_ms: u64) -> Decision {
+    let now = now_ms / 1000;
+    with_state(|s| {
+        let revocation = match &s.feed {
+            None => Revocation::Off,
+            Some(feed) => match feed.schedule.current(now_ms) {
+                Some(list) => Revocation::Feed(list),
+                None => Revocation::Unavailable(feed.schedule.retry_after(now_ms)),
+            },
+        };
+        gate.decide_with(method, target, token, now, revocation)
+    })
+    .unwrap_or_else(|| gate.decide_with(method, target, token, now, Revocation::Unavailable(1)))
+}
+
+/// The token's key is not held, or no revocation feed may be relied on:
+/// fetch the key set (at most once a minute) or the feed (at most once a
+/// second), or join the fetch under way, then decide again.
+async fn handle_waiting(
     req: &web_sys::Request,
     env: &Env,
     ctx: &Context,
@@ -234,11 +282,13 @@ async fn handle_unknown_key(
     let mut gate = gate(env)?;
     let token_text = token.as_ref().map(|(t, _)| t.as_str());
     if let Some(jwks_url) = gate.jwks_url() {
-        if let Some(promise) = start_refresh(jwks_url, Need::UnknownKey, now_ms, ctx) {
+        if decision.is_unknown_key()
+            && let Some(promise) = start_refresh(jwks_url, Need::UnknownKey, now_ms, ctx)
+        {
             // Never rejects: fetch_keys reports failures in the state.
             let _ = JsFuture::from(promise).await;
             gate = self::gate(env)?;
-            decision = gate.decide(&method, target, token_text, now_ms / 1000);
+            decision = decide(&gate, &method, target, token_text, now_ms);
         }
         // No key set, or none trusted any more: fail closed, saying when
         // the next fetch may be tried.
@@ -249,6 +299,14 @@ async fn handle_unknown_key(
         if let (true, Some(Some(retry_after))) = (decision.is_unknown_key(), unusable) {
             return Err(Problem::jwks_unavailable(retry_after));
         }
+    }
+    if decision.is_revocations_unavailable()
+        && let Some(promise) = start_feed_refresh(now_ms, ctx)
+    {
+        // Never rejects: fetch_feed reports failures in the state.
+        let _ = JsFuture::from(promise).await;
+        gate = self::gate(env)?;
+        decision = decide(&gate, &method, target, token_text, now_ms);
     }
     let source = token.map(|(_, source)| source);
     forward(req, decision, source, &credentials, now_ms)
@@ -357,7 +415,22 @@ mod js {
 /// outlives this request if need be. Returns the fetch to wait for when
 /// a key is unknown; a stale set's refresh runs in the background.
 fn start_refresh(url: &str, need: Need, now_ms: u64, ctx: &Context) -> Option<js_sys::Promise> {
-    let promise = with_state(|state| match state.cache.plan(need, now_ms) {
+    let promise = plan_refresh(url, need, now_ms)?;
+    keep_alive(ctx, &promise);
+    (need == Need::UnknownKey).then_some(promise)
+}
+
+/// Lets `promise` outlive the request that started or joined it.
+fn keep_alive(ctx: &Context, promise: &js_sys::Promise) {
+    let context: &worker::worker_sys::Context = ctx.as_ref();
+    if let Err(e) = context.wait_until(promise) {
+        console_warn!("edgeauth: waitUntil failed: {e:?}");
+    }
+}
+
+/// The JWKS fetch to start or join for `need` at `now_ms`, if any.
+fn plan_refresh(url: &str, need: Need, now_ms: u64) -> Option<js_sys::Promise> {
+    with_state(|state| match state.cache.plan(need, now_ms) {
         Plan::Skip => None,
         Plan::Wait => state.in_flight.clone(),
         Plan::Start => {
@@ -366,12 +439,100 @@ fn start_refresh(url: &str, need: Need, now_ms: u64, ctx: &Context) -> Option<js
             state.in_flight = Some(promise.clone());
             Some(promise)
         }
+    })?
+}
+
+/// Starts or joins a fetch of the revocation feed as the core's schedule
+/// plans it (none when no feed is configured, or no key is held to check
+/// it with): a due refresh of a current
+/// feed in the background, at most once per its max-age; without a current
+/// feed, the fetch that waiting requests share. Returns the fetch under way
+/// or started, which outlives the request.
+fn start_feed_refresh(now_ms: u64, ctx: &Context) -> Option<js_sys::Promise> {
+    let promise = with_state(|state| {
+        // No key yet (or none trusted): the feed could not be checked, and
+        // the refused fetch would hold the next one back a second.
+        if state.gate.verifier().keys().is_empty() {
+            return None;
+        }
+        let feed = state.feed.as_mut()?;
+        match feed.schedule.plan(now_ms) {
+            Plan::Skip => None,
+            Plan::Wait => feed.in_flight.clone(),
+            Plan::Start => {
+                let ticket = feed.schedule.started(now_ms);
+                let promise = future_to_promise(fetch_feed(feed.url.clone(), ticket));
+                feed.in_flight = Some(promise.clone());
+                Some(promise)
+            }
+        }
     })??;
-    let context: &worker::worker_sys::Context = ctx.as_ref();
-    if let Err(e) = context.wait_until(&promise) {
-        console_warn!("edgeauth: waitUntil failed: {e:?}");
+    keep_alive(ctx, &promise);
+    Some(promise)
+}
+
+/// Fetches the revocation feed and has the core take it or refuse it
+/// (the last good feed stays). A feed signed with a key not held prompts
+/// a JWKS refetch (on the key set's own schedule) for the next attempt.
+async fn fetch_feed(url: String, ticket: u64) -> Result<JsValue, JsValue> {
+    let timeout = KeyRefreshPolicy::REVOCATIONS.fetch_timeout_ms;
+    let outcome = fetch_text(
+        &url,
+        REVOCATIONS_MEDIA_TYPE,
+        timeout,
+        MAX_REVOCATIONS_LEN,
+        false,
+    )
+    .await;
+    let now_ms = clock_ms();
+    let refused = with_state(|state| {
+        let gate = Rc::clone(&state.gate);
+        let feed = state.feed.as_mut()?;
+        let refused = match outcome {
+            Ok((text, cache_control)) => {
+                match feed.schedule.accept(
+                    ticket,
+                    &text,
+                    gate.verifier(),
+                    now_ms,
+                    cache_control.as_deref(),
+                ) {
+                    Ok(true) => None,
+                    Ok(false) => Some(Err("older than the last good one".to_owned())),
+                    Err(e) => Some(Ok(e)),
+                }
+            }
+            Err(why) => {
+                feed.schedule.failed(ticket);
+                Some(Err(why))
+            }
+        };
+        if !feed.schedule.is_fetching(now_ms) {
+            feed.in_flight = None;
+        }
+        refused
+    })
+    .flatten();
+    let Some(refused) = refused else {
+        return Ok(JsValue::UNDEFINED);
+    };
+    match &refused {
+        Ok(e) => console_warn!(
+            "edgeauth: the revocation feed from {url} was refused ({}): the last good one stays",
+            e.code()
+        ),
+        Err(why) => console_warn!(
+            "edgeauth: the revocation feed from {url} was not taken ({why}): the last good one stays"
+        ),
     }
-    (need == Need::UnknownKey).then_some(promise)
+    let jwks_url = with_state(|state| state.gate.jwks_url().map(str::to_owned)).flatten();
+    if refused == Ok(VerifyError::UnknownKey)
+        && let Some(jwks_url) = jwks_url
+        && let Some(promise) = plan_refresh(&jwks_url, Need::UnknownKey, now_ms)
+    {
+        let _ = JsFuture::from(promise).await;
+    }
+    Ok(JsValue::UNDEFINED)
 }
 
 /// Fetches the JWKS and records the outcome; keeps the last good set
@@ -401,32 +562,69 @@ async fn fetch_keys(url: String, ticket: u64) -> Result<JsValue, JsValue> {
 }
 
 async fn fetch_key_set(url: &str) -> Result<(KeySet, Option<String>), String> {
-    let init = web_sys::RequestInit::new();
-    init.set_method("GET");
     let timeout = KeyRefreshPolicy::DEFAULT.fetch_timeout_ms;
-    init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(
-        u32::try_from(timeout).unwrap_or(u32::MAX),
-    )));
-    let request =
-        web_sys::Request::new_with_str_and_init(url, &init).map_err(|e| format!("{e:?}"))?;
-    let response: web_sys::Response = JsFuture::from(global_fetch(&request))
-        .await
-        .and_then(JsCast::dyn_into)
-        .map_err(|e| format!("{e:?}"))?;
-    if response.status() != 200 {
-        return Err(format!("status {}", response.status()));
-    }
-    let cache_control = response.headers().get("cache-control").ok().flatten();
-    let text = JsFuture::from(response.text().map_err(|e| format!("{e:?}"))?)
-        .await
-        .map_err(|e| format!("{e:?}"))?
-        .as_string()
-        .ok_or("body is not text")?;
+    let (text, cache_control) =
+        fetch_text(url, "application/json", timeout, usize::MAX, true).await?;
     let keys = KeySet::from_jwks(&text).map_err(|e| e.to_string())?;
     if keys.is_empty() {
         return Err("no Ed25519 signature key".to_owned());
     }
     Ok((keys, cache_control))
+}
+
+/// GETs `url` (giving up after `timeout_ms`) and answers its body and
+/// `Cache-Control`: only a 200 answer counts, and a body declared longer
+/// than `max_len` bytes is not read. Redirects are followed only when
+/// `follow_redirects` (else a 3xx is a failure, so an https URL cannot be
+/// sent elsewhere).
+async fn fetch_text(
+    url: &str,
+    accept: &str,
+    timeout_ms: u64,
+    max_len: usize,
+    follow_redirects: bool,
+) -> Result<(String, Option<String>), String> {
+    let init = web_sys::RequestInit::new();
+    init.set_method("GET");
+    if !follow_redirects {
+        init.set_redirect(web_sys::RequestRedirect::Manual);
+    }
+    init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(
+        u32::try_from(timeout_ms).unwrap_or(u32::MAX),
+    )));
+    let request =
+        web_sys::Request::new_with_str_and_init(url, &init).map_err(|e| format!("{e:?}"))?;
+    request
+        .headers()
+        .set("accept", accept)
+        .map_err(|e| format!("{e:?}"))?;
+    let response: web_sys::Response = JsFuture::from(global_fetch(&request))
+        .await
+        .and_then(JsCast::dyn_into)
+        .map_err(|e| format!("{e:?}"))?;
+    let headers = response.headers();
+    if response.status() != 200 {
+        let _ = response.body().map(|body| body.cancel());
+        return Err(format!("status {}", response.status()));
+    }
+    let declared = headers.get("content-length").ok().flatten();
+    if declared
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .is_some_and(|n| n > max_len)
+    {
+        let _ = response.body().map(|body| body.cancel());
+        return Err(format!("larger than {max_len} bytes"));
+    }
+    let cache_control = headers.get("cache-control").ok().flatten();
+    let text = JsFuture::from(response.text().map_err(|e| format!("{e:?}"))?)
+        .await
+        .map_err(|e| format!("{e:?}"))?
+        .as_string()
+        .ok_or("body is not text")?;
+    if text.len() > max_len {
+        return Err(format!("larger than {max_len} bytes"));
+    }
+    Ok((text, cache_control))
 }
 
 fn global_fetch(request: &web_sys::Request) -> js_sys::Promise {

@@ -8,7 +8,11 @@ use core::fmt;
 
 use edgeauth_core::{AssertionSigner, TokenSource, bearer_token, check_csrf, parse_origins};
 
-use crate::{config::ConfigError, error::Problem, gate::Identity};
+use crate::{
+    config::{ConfigError, positive_duration},
+    error::Problem,
+    gate::Identity,
+};
 
 /// Origins allowed to send cookie-authenticated unsafe requests.
 pub(crate) const ALLOWED_ORIGINS: &str = "EDGEAUTH_ALLOWED_ORIGINS";
@@ -88,13 +92,7 @@ impl Trust {
             };
         }
         if let Some(value) = get(JWKS_MAX_STALENESS) {
-            trust.jwks_max_staleness =
-                duration_seconds(&value)
-                    .filter(|&s| s > 0)
-                    .ok_or(ConfigError::invalid(
-                        JWKS_MAX_STALENESS,
-                        "not a positive duration (seconds, or a number with s, m, h or d)",
-                    ))?;
+            trust.jwks_max_staleness = positive_duration(JWKS_MAX_STALENESS, &value)?;
         }
         Ok(trust)
     }
@@ -181,7 +179,7 @@ fn without_cookie(header: &str, name: &str) -> Option<String> {
 }
 
 /// Seconds from `900`, `900s`, `15m`, `24h` or `1d`.
-fn duration_seconds(value: &str) -> Option<u64> {
+pub(crate) fn duration_seconds(value: &str) -> Option<u64> {
     let value = value.trim();
     let (digits, unit) = match value.char_indices().last()? {
         (at, c) if c.is_ascii_alphabetic() => (value.get(..at)?, c),

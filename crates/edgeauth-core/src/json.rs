@@ -33,6 +33,10 @@ pub(crate) struct Reader<'a> {
     pos: usize,
 }
 
+/// What [`Reader::object`] calls for each member: the reader, positioned
+/// at the value, and the member's name.
+type MemberFn<'f, 'a, E> = dyn FnMut(&mut Reader<'a>, Cow<'a, str>) -> Result<(), E> + 'f;
+
 impl<'a> Reader<'a> {
     pub(crate) fn new(text: &'a str) -> Self {
         Self { text, pos: 0 }
@@ -89,6 +93,16 @@ impl<'a> Reader<'a> {
         &mut self,
         mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Result<(), E>,
     ) -> Result<(), E> {
+        self.object_dyn(&mut member)
+    }
+
+    /// [`object`](Self::object) through one `dyn` callback: one copy of the
+    /// loop per error type, not one per caller (the npm package's .wasm
+    /// counts its bytes; an indirect call per member costs nothing visible).
+    fn object_dyn<E: From<JsonError>>(
+        &mut self,
+        member: &mut MemberFn<'_, 'a, E>,
+    ) -> Result<(), E> {
         self.expect(b'{', "expected an object")?;
         if self.peek_byte() == Some(b'}') {
             self.pos += 1;
@@ -116,6 +130,15 @@ impl<'a> Reader<'a> {
     pub(crate) fn array<E: From<JsonError>>(
         &mut self,
         mut element: impl FnMut(&mut Self) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.array_dyn(&mut element)
+    }
+
+    /// [`array`](Self::array) through one `dyn` callback (see
+    /// [`object_dyn`](Self::object_dyn)).
+    fn array_dyn<E: From<JsonError>>(
+        &mut self,
+        element: &mut dyn FnMut(&mut Self) -> Result<(), E>,
     ) -> Result<(), E> {
         self.expect(b'[', "expected an array")?;
         if self.peek_byte() == Some(b']') {

@@ -87,6 +87,8 @@ pub use crate::{
         status_title,
     },
     refresh::{KeyRefresh, KeyRefreshPolicy, Need, Plan},
-    revocations::{MAX_REVOCATIONS_LEN, REVOCATIONS_MEDIA_TYPE, REVOCATIONS_TYPE, Revocations},
+    revocations::{
+        MAX_REVOCATIONS_LEN, REVOCATIONS_MEDIA_TYPE, REVOCATIONS_TYPE, RevocationFeed, Revocations,
+    },
     verify::{DEFAULT_LEEWAY, MAX_TOKEN_LEN, ReuseWindow, Verifier},
 };

@@ -50,6 +50,23 @@ impl KeyRefreshPolicy {
         max_staleness_ms: 86_400_000,
     };
 
+    /// The schedule of a revocation feed (the gate's and the npm
+    /// package's): trust a feed for its `max-age` within 1 s ..= 60 s (5 s,
+    /// the server's default, without one), so a revocation shows within
+    /// max-age and one request; at most one fetch a second whatever
+    /// prompts it (and so at most one per max-age while fetches succeed);
+    /// give a fetch 5 s; stop trusting a feed not refreshed for 60 s
+    /// (`EDGEAUTH_REVOCATIONS_MAX_STALENESS`'s default).
+    pub const REVOCATIONS: Self = Self {
+        min_ttl_ms: 1_000,
+        default_ttl_ms: 5_000,
+        max_ttl_ms: 60_000,
+        refetch_interval_ms: 1_000,
+        cold_retry_ms: 1_000,
+        fetch_timeout_ms: 5_000,
+        max_staleness_ms: 60_000,
+    };
+
     /// Sets the minimum interval between fetches once a set is held (the
     /// issuing server rereads its own store, so it can afford a shorter one).
     #[must_use]

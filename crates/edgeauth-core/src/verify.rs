@@ -65,6 +65,11 @@ impl Verifier {
         &self.keys
     }
 
+    /// The expected issuer (`iss`).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
     /// Replaces the trusted keys (after a JWKS refetch, say).
     pub fn set_keys(&mut self, keys: KeySet) {
         self.keys = keys;
@@ -96,7 +101,7 @@ impl Verifier {
         let payload = open_jws(
             token,
             &self.keys,
-            |typ| !require_type || typ.is_some_and(is_access_token_type),
+            &|typ| !require_type || typ.is_some_and(is_access_token_type),
             &mut buf,
             &mut spill,
         )?;
@@ -150,7 +155,7 @@ impl Verifier {
 pub(crate) fn open_jws<'b>(
     token: &str,
     keys: &KeySet,
-    type_ok: impl FnOnce(Option<&str>) -> bool,
+    type_ok: &dyn Fn(Option<&str>) -> bool,
     buf: &'b mut [u8; 1024],
     spill: &'b mut Vec<u8>,
 ) -> Result<&'b str, VerifyError> {

@@ -188,6 +188,26 @@ impl Verifier {
         Box::new([window.from() as f64, window.until() as f64])
     }
 
+    /// Takes the revocation feed fetched by the ticket `ticket` (its text
+    /// and `Cache-Control`, empty if none) into `feed` if it verifies
+    /// against these keys and this issuer and is not older than the last
+    /// good one: returns true, or false when it was older (the last good
+    /// one stays). Throws the core's code
+    /// (`bad_signature`, `wrong_type`, `unknown_key`, `expired`,
+    /// `wrong_issuer`, `malformed`, `token_too_large`) when it is refused.
+    #[wasm_bindgen(js_name = acceptRevocations)]
+    pub fn accept_revocations(
+        &self,
+        feed: &mut RevocationFeed,
+        ticket: f64,
+        text: &str,
+        now_ms: f64,
+        cache_control: &str,
+    ) -> Result<bool, JsValue> {
+        self.accept_revocations_impl(feed, ticket, text, now_ms, cache_control)
+            .map_err(thrown)
+    }
+
     /// Like `verify`, and refuses the token (`revoked`) when `is_revoked`
     /// returns a truthy value for its session id. An exception thrown by
     /// `is_revoked` is rethrown.
@@ -289,14 +309,11 @@ impl KeyRefresh {
     /// defaults.
     #[wasm_bindgen(constructor)]
     pub fn new(fetch_timeout_ms: Option<f64>, max_staleness_ms: Option<f64>) -> KeyRefresh {
-        let default = KeyRefreshPolicy::DEFAULT;
-        let policy = default
-            .with_fetch_timeout_ms(
-                fetch_timeout_ms.map_or(default.fetch_timeout_ms, |ms| ms as u64),
-            )
-            .with_max_staleness_ms(
-                max_staleness_ms.map_or(default.max_staleness_ms, |ms| ms as u64),
-            );
+        let policy = policy(
+            KeyRefreshPolicy::DEFAULT,
+            fetch_timeout_ms,
+            max_staleness_ms,
+        );
         Self {
             inner: edgeauth_core::KeyRefresh::new(policy),
         }
@@ -328,11 +345,7 @@ impl KeyRefresh {
         } else {
             Need::Stale
         };
-        match self.inner.plan(need, now_ms as u64) {
-            Plan::Skip => PLAN_SKIP,
-            Plan::Start => PLAN_START,
-            Plan::Wait => PLAN_WAIT,
-        }
+        plan_code(self.inner.plan(need, now_ms as u64))
     }
 
     /// Records that a fetch starts; returns its ticket.
@@ -351,6 +364,112 @@ impl KeyRefresh {
     /// Records that the fetch `ticket` failed (the last good set stays).
     pub fn failed(&mut self, ticket: f64) {
         self.inner.failed(ticket as u64);
+    }
+}
+
+/// `default` with the fetch timeout and the staleness bound given
+/// (milliseconds), if given.
+fn policy(
+    default: KeyRefreshPolicy,
+    fetch_timeout_ms: Option<f64>,
+    max_staleness_ms: Option<f64>,
+) -> KeyRefreshPolicy {
+    default
+        .with_fetch_timeout_ms(fetch_timeout_ms.map_or(default.fetch_timeout_ms, |ms| ms as u64))
+        .with_max_staleness_ms(max_staleness_ms.map_or(default.max_staleness_ms, |ms| ms as u64))
+}
+
+/// A [`Plan`] as [`PLAN_SKIP`], [`PLAN_START`] or [`PLAN_WAIT`].
+fn plan_code(plan: Plan) -> u8 {
+    match plan {
+        Plan::Skip => PLAN_SKIP,
+        Plan::Start => PLAN_START,
+        Plan::Wait => PLAN_WAIT,
+    }
+}
+
+/// A revocation feed and when to fetch it (`edgeauth_core::RevocationFeed`
+/// on the `KeyRefreshPolicy::REVOCATIONS` schedule, the edge gate's). A
+/// feed is taken with [`Verifier::accept_revocations`]. Times are
+/// milliseconds since the epoch.
+#[wasm_bindgen]
+pub struct RevocationFeed {
+    inner: edgeauth_core::RevocationFeed,
+}
+
+#[wasm_bindgen]
+impl RevocationFeed {
+    /// No feed yet, with the fetch timeout and the staleness bound given
+    /// (milliseconds) or the defaults (5 s, 60 s).
+    #[wasm_bindgen(constructor)]
+    pub fn new(fetch_timeout_ms: Option<f64>, max_staleness_ms: Option<f64>) -> RevocationFeed {
+        let policy = policy(
+            KeyRefreshPolicy::REVOCATIONS,
+            fetch_timeout_ms,
+            max_staleness_ms,
+        );
+        Self {
+            inner: edgeauth_core::RevocationFeed::new(policy),
+        }
+    }
+
+    /// How long a fetch may take, in milliseconds.
+    #[wasm_bindgen(getter, js_name = fetchTimeoutMs)]
+    pub fn fetch_timeout_ms(&self) -> f64 {
+        self.inner.policy().fetch_timeout_ms as f64
+    }
+
+    /// Whether the last good feed may be relied on at `now_ms`.
+    pub fn usable(&self, now_ms: f64) -> bool {
+        self.inner.current(now_ms as u64).is_some()
+    }
+
+    /// Asks the schedule at `now_ms` and, when it says to start a fetch (a
+    /// due refresh, or a first fetch), records that one starts: returns
+    /// its ticket (a time, never negative). Otherwise `-1`: nothing to do,
+    /// the feed may be relied on; `-2`: wait for the fetch under way, no
+    /// feed may be relied on; `-3`: nothing to start, no feed may be
+    /// relied on. One call where there would be three (`plan`, `started`,
+    /// `usable`), on every verification.
+    pub fn begin(&mut self, now_ms: f64) -> f64 {
+        let now = now_ms as u64;
+        match self.inner.plan(now) {
+            Plan::Skip if self.inner.current(now).is_some() => -1.0,
+            Plan::Skip => -3.0,
+            Plan::Wait => -2.0,
+            Plan::Start => self.inner.started(now) as f64,
+        }
+    }
+
+    /// Records that the fetch `ticket` failed (the last good feed stays).
+    pub fn failed(&mut self, ticket: f64) {
+        self.inner.failed(ticket as u64);
+    }
+
+    /// Whether the last good feed lists the session `sid`.
+    pub fn revoked(&self, sid: &str) -> bool {
+        self.inner.last().is_some_and(|feed| feed.contains(sid))
+    }
+}
+
+impl Verifier {
+    /// [`Verifier::accept_revocations`] without the JavaScript error conversion.
+    pub fn accept_revocations_impl(
+        &self,
+        feed: &mut RevocationFeed,
+        ticket: f64,
+        text: &str,
+        now_ms: f64,
+        cache_control: &str,
+    ) -> Result<bool, Failure> {
+        let cache_control = Some(cache_control).filter(|c| !c.is_empty());
+        Ok(feed.inner.accept(
+            ticket as u64,
+            text,
+            &self.inner,
+            now_ms as u64,
+            cache_control,
+        )?)
     }
 }
 
@@ -528,6 +647,26 @@ mod tests {
         assert!(!schedule.usable(t0 + 3_000.0));
         assert_eq!(schedule.retry_after(t0 + 30_000.0), 30.0);
         assert_eq!(KeyRefresh::new(None, None).fetch_timeout_ms(), 10_000.0);
+    }
+
+    #[test]
+    fn the_feed_schedule_and_acceptance_are_the_cores() {
+        let t0 = 1_767_225_600_000.0;
+        let jwks = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+        let verifier = Verifier::new_impl(jwks, "i", "a", 30, true).unwrap();
+        let mut feed = RevocationFeed::new(None, None);
+        assert_eq!(feed.fetch_timeout_ms(), 5_000.0);
+        assert!(!feed.usable(t0));
+        let ticket = feed.begin(t0);
+        assert!(ticket >= 0.0);
+        assert_eq!(feed.begin(t0 + 1.0), -2.0, "no usable feed: wait");
+        let err = verifier
+            .accept_revocations_impl(&mut feed, ticket, "a.b.c", t0, "")
+            .unwrap_err();
+        assert_eq!(err.code, "malformed");
+        assert!(!feed.usable(t0) && !feed.revoked("s"));
+        assert_eq!(feed.begin(t0 + 999.0), -3.0, "one fetch a second");
+        assert!(feed.begin(t0 + 1_000.0) >= 0.0);
     }
 
     #[test]

@@ -143,6 +143,7 @@ fn answer(
 
 /// A mailed link's query.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct TokenQuery {
     /// The link's token.
     token: Option<String>,
