@@ -129,6 +129,17 @@ impl AuditContext {
         }
     }
 
+    /// This actor, with the request's address, user agent and id from
+    /// `request` (the server acting on a client's request).
+    pub(crate) fn with_request_of(self, request: &Self) -> Self {
+        Self {
+            ip: request.ip.clone(),
+            user_agent: request.user_agent.clone(),
+            request_id: request.request_id.clone(),
+            ..self
+        }
+    }
+
     /// The same request, acted by `actor` (a login's user, once known).
     pub(crate) fn acted_by(&self, actor: &str) -> Self {
         Self {

@@ -193,6 +193,7 @@ pub(crate) async fn rotate(
     key: &SuccessorKey,
     policy: SessionPolicy,
     presented: &RefreshToken,
+    ctx: &AuditContext,
     now: u64,
 ) -> Result<Granted, AuthError> {
     let hash = presented.hash();
@@ -252,7 +253,7 @@ pub(crate) async fn rotate(
         return Ok(granted(successor.session, child, expires_at));
     }
     metrics::refresh(Refresh::Reused);
-    Err(reused(store, cache, &session, now).await?)
+    Err(reused(store, cache, &session, ctx, now).await?)
 }
 
 /// The successor of a token used at `used_at`, when that use is still
@@ -280,16 +281,18 @@ async fn reused(
     store: &dyn Store,
     cache: &SessionCache,
     session: &Session,
+    ctx: &AuditContext,
     now: u64,
 ) -> Result<AuthError, AuthError> {
     // Revoked with its `refresh.reused` event in one transaction, acted by
-    // the server on the session's user.
+    // the server on the session's user, from the request's address, user
+    // agent and request id.
     let change = AdminChange::RevokeSession {
         id: session.id.clone(),
         user_id: session.user_id.clone(),
         now,
     };
-    let event = AuditContext::system().event(
+    let event = AuditContext::system().with_request_of(ctx).event(
         EventType::RefreshReused,
         Some(&session.user_id),
         serde_json::json!({ "session_id": session.id }),
@@ -322,6 +325,7 @@ pub(crate) async fn logout_session(
     key: &SuccessorKey,
     policy: SessionPolicy,
     presented: &RefreshToken,
+    ctx: &AuditContext,
     now: u64,
 ) -> Result<Option<String>, AuthError> {
     let Some(RefreshRecord {
@@ -343,7 +347,7 @@ pub(crate) async fn logout_session(
     {
         return Ok(Some(session.id));
     }
-    Err(reused(store, cache, &session, now).await?)
+    Err(reused(store, cache, &session, ctx, now).await?)
 }
 
 fn granted(session: Session, token: RefreshToken, expires_at: u64) -> Granted {

@@ -122,6 +122,7 @@ impl Sessions {
     pub(crate) async fn refresh(
         &self,
         token: &RefreshToken,
+        ctx: &AuditContext,
         now: u64,
     ) -> Result<TokenPair, AuthError> {
         let granted = refresh::rotate(
@@ -130,6 +131,7 @@ impl Sessions {
             &self.successor,
             self.policy,
             token,
+            ctx,
             now,
         )
         .await?;
@@ -217,6 +219,7 @@ impl Sessions {
     pub(crate) async fn logout_session(
         &self,
         token: &RefreshToken,
+        ctx: &AuditContext,
         now: u64,
     ) -> Result<Option<String>, AuthError> {
         refresh::logout_session(
@@ -225,6 +228,7 @@ impl Sessions {
             &self.successor,
             self.policy,
             token,
+            ctx,
             now,
         )
         .await

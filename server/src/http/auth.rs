@@ -217,7 +217,7 @@ async fn token_grant(
                 .refresh_token
                 .ok_or_else(|| missing("refresh_token"))?;
             let token = RefreshToken::parse(token.expose())?;
-            Ok(state.sessions.refresh(&token, now).await?)
+            Ok(state.sessions.refresh(&token, ctx, now).await?)
         }
         _ => Err(AppError::BadRequest {
             code: "unsupported_grant_type",
@@ -262,13 +262,14 @@ fn presented_refresh(
 async fn refresh(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
+    Audit(ctx): Audit,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
     state.rates.refresh.check(client)?;
     let now = state.now();
     let token = presented_refresh(&state, &headers, &body)?.ok_or(AppError::InvalidRefreshToken)?;
-    let pair = state.sessions.refresh(&token, now).await?;
+    let pair = state.sessions.refresh(&token, &ctx, now).await?;
     Ok(token_response(&state, &headers, &pair, now))
 }
 
@@ -292,7 +293,7 @@ async fn logout(
             Some(extract::verify_access(&state, token, now).await?.0.sid)
         }
         _ => match presented_refresh(&state, &headers, &body)? {
-            Some(refresh) => state.sessions.logout_session(&refresh, now).await?,
+            Some(refresh) => state.sessions.logout_session(&refresh, &ctx, now).await?,
             None => match access {
                 Some((token, _)) => {
                     extract::check_origin(&state, &headers)?;

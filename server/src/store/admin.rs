@@ -475,7 +475,7 @@ macro_rules! admin_store {
                     None => {
                         sqlx::query(
                             "SELECT u.id, u.email, u.name, u.password_hash, u.created_at, \
-                         u.disabled_at, r.role FROM (\
+                         u.disabled_at, u.email_verified_at, r.role FROM (\
                          SELECT * FROM users ORDER BY created_at, id LIMIT $1\
                          ) u LEFT JOIN user_roles r ON r.user_id = u.id \
                          ORDER BY u.created_at, u.id, r.role",
@@ -487,7 +487,7 @@ macro_rules! admin_store {
                     Some((created_at, id)) => {
                         sqlx::query(
                             "SELECT u.id, u.email, u.name, u.password_hash, u.created_at, \
-                         u.disabled_at, r.role FROM (\
+                         u.disabled_at, u.email_verified_at, r.role FROM (\
                          SELECT * FROM users WHERE created_at > $1 OR \
                          (created_at = $1 AND id > $2) ORDER BY created_at, id LIMIT $3\
                          ) u LEFT JOIN user_roles r ON r.user_id = u.id \

@@ -789,6 +789,9 @@ async fn no_event_holds_a_secret_and_filters_work() {
         (reused["actor"].as_str(), reused["target"].as_str()),
         (Some("system"), Some(id.as_str()))
     );
+    // Acted by the server, from the request that presented the token.
+    assert!(reused["ip"].is_string(), "{reused}");
+    assert!(reused["request_id"].is_string(), "{reused}");
     // Filters: type, user, since (inclusive); unknown type refused.
     assert_eq!(audit(&s, &token, "&type=login.failed").await.len(), 2);
     assert_eq!(audit(&s, &token, &format!("&user={id}")).await.len(), 6);
@@ -880,6 +883,21 @@ async fn the_openapi_document_matches_the_router() {
         ("GET", "/.well-known/revocations"),
         ("GET", "/healthz"),
         ("GET", "/openapi.json"),
+        // The email flows, and the pages of their mailed links.
+        ("POST", "/auth/email/verify/send"),
+        ("GET", "/auth/email/verify"),
+        ("POST", "/auth/email/verify"),
+        ("POST", "/auth/password/forgot"),
+        ("GET", "/auth/password/reset"),
+        ("POST", "/auth/password/reset"),
+        ("POST", "/auth/password/change"),
+        ("GET", "/auth/magic-link"),
+        ("POST", "/auth/magic-link"),
+        ("POST", "/auth/magic-link/verify"),
+        ("GET", "/auth/email/change"),
+        ("POST", "/auth/email/change"),
+        ("POST", "/auth/email/change/confirm"),
+        ("DELETE", "/auth/me"),
     ]
     .iter()
     .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
