@@ -134,9 +134,7 @@ pub(crate) async fn start(
         audit,
     } = start;
     let token = RefreshToken::generate()?;
-    let id = uuid::Builder::from_random_bytes(random()?)
-        .into_uuid()
-        .to_string();
+    let id = session_id(now)?;
     let absolute = now.saturating_add(policy.lifetime);
     let expires_at = now.saturating_add(policy.refresh_ttl).min(absolute);
     let evicted = store
@@ -175,6 +173,22 @@ pub(crate) async fn start(
         amr,
         tid: None,
     })
+}
+
+/// A new session id: a UUID version 7, whose leading bits are the time
+/// (`now`, with a per-process sequence for the milliseconds), so that ids
+/// sort in creation order. The least-recently-used eviction breaks ties
+/// of its one-second timestamps by id, newest kept: of sessions opened in
+/// the same second, the first opened is the first to go.
+fn session_id(now: u64) -> Result<String, AuthError> {
+    use core::sync::atomic::{AtomicU64, Ordering};
+    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+    let within = SEQUENCE.fetch_add(1, Ordering::Relaxed) % 1000;
+    let millis = now.saturating_mul(1000).saturating_add(within);
+    let random: [u8; 10] = random()?;
+    Ok(uuid::Builder::from_unix_timestamp_millis(millis, &random)
+        .into_uuid()
+        .to_string())
 }
 
 /// Rotates a presented refresh token.

@@ -288,3 +288,21 @@ async fn refreshed_tokens_carry_the_sessions_amr_and_tid() {
     assert_eq!(claims["amr"], json!(["otp", "mfa"]));
     assert_eq!(claims["tid"], "tenant-1");
 }
+
+#[tokio::test]
+async fn of_sessions_opened_in_one_second_the_first_opened_goes_first() {
+    let s = Server::start(&[("MAX_SESSIONS", "2")]).await;
+    s.register("same@example.com").await;
+    // Every sign-in at the same second of the manual clock.
+    let first = s.login("same@example.com").await;
+    let second = s.login("same@example.com").await;
+    let third = s.login("same@example.com").await;
+    for (gone, token) in [(true, &first), (false, &second), (false, &third)] {
+        let me = s.get_bearer("/auth/me", &token.str("access_token")).await;
+        if gone {
+            me.assert_problem(401, "revoked");
+        } else {
+            assert_eq!(me.status, 200, "{}", me.body);
+        }
+    }
+}

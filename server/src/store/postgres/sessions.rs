@@ -50,7 +50,7 @@ const CREATE_SESSION: &str = "WITH evicted AS ( \
        UPDATE sessions SET revoked_at = $3 \
        WHERE revoked_at IS NULL AND id IN ( \
          SELECT id FROM sessions WHERE user_id = $2 AND revoked_at IS NULL AND expires_at > $3 \
-         ORDER BY last_used_at DESC, created_at DESC, id OFFSET $8) \
+         ORDER BY last_used_at DESC, created_at DESC, id DESC OFFSET $8) \
        RETURNING id, last_used_at, created_at \
      ), created AS ( \
        INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, \
@@ -61,7 +61,7 @@ const CREATE_SESSION: &str = "WITH evicted AS ( \
        INSERT INTO refresh_tokens (token_hash, session_id, generation, created_at, used_at) \
        SELECT $7, id, 0, $3, NULL FROM created \
      ) \
-     SELECT id FROM evicted ORDER BY last_used_at DESC, created_at DESC, id";
+     SELECT id FROM evicted ORDER BY last_used_at DESC, created_at DESC, id DESC";
 
 /// A purge: sessions revoked, or expired, before the bound, oldest first
 /// within the batch; their refresh tokens go with them (`ON DELETE
@@ -131,7 +131,7 @@ impl SessionStore for PgStore {
             session_columns!(),
             " FROM sessions s WHERE s.user_id = $1 \
              AND s.revoked_at IS NULL AND s.expires_at > $2 \
-             ORDER BY s.last_used_at DESC, s.created_at DESC, s.id"
+             ORDER BY s.last_used_at DESC, s.created_at DESC, s.id DESC"
         ))
         .bind(user_id)
         .bind(db_time(now))

@@ -50,7 +50,7 @@ impl SessionStore for SqliteStore {
         let mut tx = self.begin().await?;
         let live: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? \
-             ORDER BY last_used_at DESC, created_at DESC, id",
+             ORDER BY last_used_at DESC, created_at DESC, id DESC",
         )
         .bind(&session.user_id)
         .bind(now)
@@ -124,7 +124,7 @@ impl SessionStore for SqliteStore {
             session_columns!(),
             " FROM sessions s WHERE s.user_id = ? \
              AND s.revoked_at IS NULL AND s.expires_at > ? \
-             ORDER BY s.last_used_at DESC, s.created_at DESC, s.id"
+             ORDER BY s.last_used_at DESC, s.created_at DESC, s.id DESC"
         ))
         .bind(user_id)
         .bind(db_time(now))
