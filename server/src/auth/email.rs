@@ -108,20 +108,40 @@ pub(crate) async fn verify(
     now: u64,
 ) -> Result<(), AuthError> {
     let hash = token_hash(token)?;
-    let event = ctx.event(EventType::EmailVerified, None, json!({}), now)?;
-    let (user_id, _) = spent(
+    let effect = TokenEffect::Verify;
+    spend_recorded(
+        store,
+        &hash,
+        Kind::Verify,
+        effect,
+        EventType::EmailVerified,
+        ctx,
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Spends a link of `kind` with `effect` and its audit event of `recorded`
+/// in one transaction, then logs the event; the link's user and the
+/// sessions the effect revoked.
+async fn spend_recorded(
+    store: &dyn Store,
+    hash: &[u8; 32],
+    kind: Kind,
+    effect: TokenEffect<'_>,
+    recorded: EventType,
+    ctx: &AuditContext,
+    now: u64,
+) -> Result<(String, Vec<String>), AuthError> {
+    let event = ctx.event(recorded, None, json!({}), now)?;
+    let (user_id, revoked) = spent(
         store
-            .spend_mail_token(
-                &hash,
-                Kind::Verify.name(),
-                now,
-                TokenEffect::Verify,
-                Some(&event),
-            )
+            .spend_mail_token(hash, kind.name(), now, effect, Some(&event))
             .await,
     )?;
     log_for(event, &user_id);
-    Ok(())
+    Ok((user_id, revoked))
 }
 
 /// Logs a committed event whose actor and target the store filled in with
@@ -170,13 +190,16 @@ pub(crate) async fn reset_password(
         password_hash: &password_hash,
         notice: &notice,
     };
-    let event = ctx.event(EventType::PasswordReset, None, json!({}), now)?;
-    let (user_id, revoked) = spent(
-        store
-            .spend_mail_token(&hash, Kind::Reset.name(), now, effect, Some(&event))
-            .await,
-    )?;
-    log_for(event, &user_id);
+    let (_, revoked) = spend_recorded(
+        store,
+        &hash,
+        Kind::Reset,
+        effect,
+        EventType::PasswordReset,
+        ctx,
+        now,
+    )
+    .await?;
     sessions.forget(&revoked);
     Ok(())
 }
@@ -311,19 +334,17 @@ pub(crate) async fn confirm_email_change(
     now: u64,
 ) -> Result<(), AuthError> {
     let hash = token_hash(token)?;
-    let event = ctx.event(EventType::EmailChanged, None, json!({}), now)?;
-    let (user_id, _) = spent(
-        store
-            .spend_mail_token(
-                &hash,
-                Kind::EmailChange.name(),
-                now,
-                TokenEffect::ChangeEmail,
-                Some(&event),
-            )
-            .await,
-    )?;
-    log_for(event, &user_id);
+    let effect = TokenEffect::ChangeEmail;
+    let (user_id, _) = spend_recorded(
+        store,
+        &hash,
+        Kind::EmailChange,
+        effect,
+        EventType::EmailChanged,
+        ctx,
+        now,
+    )
+    .await?;
     // Cached sessions carry the user as it was: forget them.
     let live: Vec<String> = store
         .user_sessions(&user_id, now)
